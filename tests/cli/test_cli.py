@@ -1,0 +1,246 @@
+"""The CLI end to end, as real ``revsearch`` processes on real images."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.samples import (
+    DATASET,
+    car_photo,
+    manifest_rows,
+    not_an_image,
+    png_bomb,
+    truncated_jpeg,
+    write_manifest,
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path, model_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REVSEARCH_HOME": str(tmp_path / "home"),
+        "REVSEARCH_MODEL": str(model_path),
+    }
+
+
+def revsearch(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "revsearch", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def stats(catalog: Path, env: dict[str, str]) -> dict:
+    result = revsearch("stats", "--json", "--catalog", catalog, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_index_search_add_remove_stats(tmp_path: Path, small_manifest: Path, env) -> None:
+    catalog = tmp_path / "cat"
+    result = revsearch("index", small_manifest, "--catalog", catalog, "--limit", "60", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "indexed 60 new" in result.stdout
+    assert stats(catalog, env)["images"] == 60
+
+    query = manifest_rows_path(small_manifest, 5)
+    result = revsearch("search", query, "-k", "3", "--json", "--catalog", catalog, env=env)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert list(payload) == ["results", "prediction"]
+    assert len(payload["results"]) == 3
+    top = payload["results"][0]
+    assert set(top) == {"id", "score", "image", "class_name"}
+    assert top["image"] == query and top["score"] == pytest.approx(1.0, abs=1e-4)
+    scores = [r["score"] for r in payload["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert set(payload["prediction"]) == {"class_name", "confidence"}
+    assert 0 < payload["prediction"]["confidence"] <= 1
+
+    text = revsearch("search", query, "--catalog", catalog, env=env)
+    assert text.returncode == 0 and "this looks like:" in text.stdout
+
+    photo = car_photo()  # not in the first 60 rows
+    added = revsearch(
+        "add", photo, "--class-name", "Audi TTS Coupe 2012", "--catalog", catalog, env=env
+    )
+    assert added.returncode == 0, added.stderr
+    assert "added 1" in added.stdout
+    relabel = revsearch(
+        "add", photo, "--class-name", "Audi R8 Coupe 2012", "--catalog", catalog, env=env
+    )
+    assert "relabelled 1" in relabel.stdout
+    found = json.loads(
+        revsearch("search", photo, "-k", "1", "--json", "--catalog", catalog, env=env).stdout
+    )
+    assert found["results"][0]["class_name"] == "Audi R8 Coupe 2012"
+    assert stats(catalog, env)["images"] == 61
+
+    removed = revsearch(
+        "remove", str(found["results"][0]["id"]), query, "--catalog", catalog, env=env
+    )
+    assert removed.returncode == 0, removed.stderr
+    assert stats(catalog, env)["images"] == 59
+    again = json.loads(revsearch("search", query, "--json", "--catalog", catalog, env=env).stdout)
+    assert query not in {r["image"] for r in again["results"]}
+
+
+def manifest_rows_path(manifest: Path, index: int) -> str:
+    import csv
+
+    with open(manifest, newline="") as handle:
+        return list(csv.DictReader(handle))[index]["image"]
+
+
+def test_hnsw_catalog_end_to_end(tmp_path: Path, small_manifest: Path, env) -> None:
+    env = {**env, "REVSEARCH_EXACT_SEARCH_LIMIT": "50"}
+    catalog = tmp_path / "cat"
+    assert revsearch("index", small_manifest, "--catalog", catalog, env=env).returncode == 0
+    info = stats(catalog, env)
+    assert info["index_kind"] == "hnsw" and (catalog / "vectors.usearch").is_file()
+    query = manifest_rows_path(small_manifest, 100)
+    result = json.loads(revsearch("search", query, "--json", "--catalog", catalog, env=env).stdout)
+    assert result["results"][0]["image"] == query
+
+
+BAD_INPUTS = {
+    "missing file": None,
+    "text renamed .jpg": not_an_image(),
+    "truncated jpeg": truncated_jpeg(),
+    "decompression bomb": png_bomb(),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+@pytest.mark.parametrize("command", ["search", "add", "index"])
+def test_bad_images_fail_cleanly_and_change_nothing(
+    case: str, command: str, catalog_copy: Path, tmp_path: Path, env
+) -> None:
+    path = tmp_path / ("bomb.png" if case == "decompression bomb" else "photo.jpg")
+    if BAD_INPUTS[case] is not None:
+        path.write_bytes(BAD_INPUTS[case])
+    before = stats(catalog_copy, env)
+    result = revsearch(command, path, "--catalog", catalog_copy, env=env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert path.name in lines[0]
+    assert stats(catalog_copy, env) == before
+
+
+@pytest.mark.parametrize("k", ["0", "101"])
+def test_k_out_of_range(k: str, catalog_copy: Path, env) -> None:
+    result = revsearch("search", car_photo(), "-k", k, "--catalog", catalog_copy, env=env)
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"error: k must be between 1 and 100, got {k}"
+
+
+def test_unknown_catalog(tmp_path: Path, env) -> None:
+    missing = tmp_path / "no-such-catalog"
+    for args in (("search", car_photo()), ("stats",), ("remove", "1")):
+        result = revsearch(*args, "--catalog", missing, env=env)
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines() == [
+            f"error: no catalog at {missing}: build one with "
+            f"'revsearch index PATH --catalog {missing}'"
+        ]
+    assert not missing.exists()
+
+
+def test_remove_unknown_id_changes_nothing(catalog_copy: Path, env) -> None:
+    before = stats(catalog_copy, env)
+    result = revsearch("remove", "1", "99999", "--catalog", catalog_copy, env=env)
+    assert result.returncode != 0 and "99999" in result.stderr
+    assert stats(catalog_copy, env) == before
+
+
+def test_model_mismatch_and_reindex(
+    catalog_copy: Path, tmp_path: Path, model_path: Path, env
+) -> None:
+    import onnx
+
+    from revsearch.encoder.spec import METADATA_KEY, ModelSpec
+
+    proto = onnx.load(str(model_path))
+    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+    spec = ModelSpec.from_json(entry.value)
+    entry.value = ModelSpec(**{**spec.__dict__, "model_id": "lite0-renamed"}).to_json()
+    other = tmp_path / "renamed.onnx"
+    onnx.save(proto, str(other))
+
+    refused = revsearch("search", car_photo(), "--model", other, "--catalog", catalog_copy, env=env)
+    assert refused.returncode != 0 and "revsearch reindex" in refused.stderr
+    done = revsearch("reindex", "--model", other, "--catalog", catalog_copy, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "re-encoded 240" in done.stdout
+    assert stats(catalog_copy, env)["model_id"] == "lite0-renamed"
+    ok = revsearch("search", car_photo(), "--model", other, "--catalog", catalog_copy, env=env)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_killed_indexing_leaves_a_consistent_catalog_that_resumes(tmp_path: Path, env) -> None:
+    rows = manifest_rows()[:1000]
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    catalog = tmp_path / "cat"
+    command = [sys.executable, "-m", "revsearch", "index", str(manifest), "--catalog", str(catalog)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    committed = 0
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+            try:
+                with sqlite3.connect(catalog / "catalog.sqlite", timeout=1) as db:
+                    committed = db.execute("SELECT count(*) FROM images").fetchone()[0]
+            except sqlite3.OperationalError:
+                continue  # not created yet
+            if committed >= 256:
+                break
+        assert process.poll() is None, "indexing finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    with sqlite3.connect(catalog / "catalog.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        images = db.execute("SELECT count(*) FROM images").fetchone()[0]
+        vectors = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    assert images == vectors and 256 <= images < 1000 and images % 256 == 0
+    assert stats(catalog, env)["images"] == images
+    query = str(DATASET / rows[0]["image"])
+    partial = revsearch("search", query, "--json", "--catalog", catalog, env=env)
+    assert partial.returncode == 0, partial.stderr
+
+    resumed = revsearch("index", manifest, "--catalog", catalog, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (
+        f"{1000 - images} new" in resumed.stdout and f"{images} already indexed" in resumed.stdout
+    )
+    assert stats(catalog, env)["images"] == 1000
+
+
+def test_eval_reports_the_standard_metrics(small_manifest: Path, env) -> None:
+    result = revsearch("eval", "--manifest", small_manifest, "--limit", "120", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["model_id"] == "efficientnet-lite0-imagenet" and metrics["images"] == 120
+    for key in ("recall@1", "recall@2", "recall@4", "recall@8", "map@r"):
+        assert 0 <= metrics[key] <= 1
+    assert metrics["recall@1"] <= metrics["recall@2"] <= metrics["recall@4"] <= metrics["recall@8"]
+    assert metrics["recall@1"] > 0.3  # 10 classes: chance is about 0.1
+
+
+def test_help_lists_every_command(env) -> None:
+    result = revsearch("--help", env=env)
+    for command in ("index", "search", "add", "remove", "stats", "reindex", "export-model", "eval"):
+        assert command in result.stdout

@@ -1,0 +1,65 @@
+"""Shared fixtures: the encoder model, a small real catalog built once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from revsearch.catalog.catalog import Catalog
+from revsearch.encoder.onnx import OnnxEncoder
+from revsearch.encoder.registry import resolve_model_path
+from revsearch.errors import ModelNotFoundError
+from revsearch.indexing import Indexer, read_manifest
+from tests.samples import DATASET, small_rows, write_manifest
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not (DATASET / "manifest.csv").is_file():
+        raise pytest.UsageError(f"the Stanford Cars data is missing at {DATASET}")
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The configured encoder, or a fresh Lite0 export when none is installed yet."""
+    try:
+        return resolve_model_path()
+    except ModelNotFoundError:
+        from revsearch.encoder.export import export_pretrained
+        from revsearch.encoder.registry import DEFAULT_PRETRAINED, get_pretrained
+
+        output = tmp_path_factory.mktemp("model") / f"{DEFAULT_PRETRAINED}.onnx"
+        export_pretrained(get_pretrained(DEFAULT_PRETRAINED), output)
+        return output
+
+
+@pytest.fixture(scope="session")
+def encoder(model_path: Path) -> OnnxEncoder:
+    return OnnxEncoder(model_path, threads=2)
+
+
+@pytest.fixture(scope="session")
+def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """240 eval-split images: 20 classes x 12."""
+    return write_manifest(small_rows(), tmp_path_factory.mktemp("data") / "small.csv")
+
+
+@pytest.fixture(scope="session")
+def built_catalog(
+    tmp_path_factory: pytest.TempPathFactory, small_manifest: Path, model_path: Path
+) -> Path:
+    """A catalog folder indexed once; tests that write must use ``catalog_copy``."""
+    path = tmp_path_factory.mktemp("catalog")
+    encoder = OnnxEncoder(model_path, threads=1)
+    with Catalog.open(path, create=True) as catalog:
+        report = Indexer(catalog, encoder, workers=2).run(read_manifest(small_manifest))
+        assert report.added == 240 and not report.failed
+    return path
+
+
+@pytest.fixture
+def catalog_copy(built_catalog: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "catalog"
+    shutil.copytree(built_catalog, target)
+    return target

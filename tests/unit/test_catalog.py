@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from revsearch.catalog.catalog import HNSW_FILE, HNSW_STATE_FILE, Catalog
+from revsearch.catalog.db import NewImage
+from revsearch.errors import CatalogNotFoundError, ModelMismatchError
+from revsearch.vehicles import parse_class_name
+
+DIM = 16
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    out = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def images(n: int, start: int = 0, class_name: str = "Audi TTS Coupe 2012") -> list[NewImage]:
+    return [
+        NewImage(
+            source=f"/photos/{i}.jpg",
+            content_hash=f"hash-{i}",
+            width=224,
+            height=224,
+            class_name=class_name,
+            vehicle=parse_class_name(class_name),
+        )
+        for i in range(start, start + n)
+    ]
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    cat = Catalog.open(tmp_path / "cat", create=True, exact_search_limit=50)
+    cat.bind_model("model-a", DIM)
+    yield cat
+    cat.close()
+
+
+def test_open_missing_catalog_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CatalogNotFoundError, match="revsearch index"):
+        Catalog.open(tmp_path / "nothing")
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_upsert_reports_added_duplicate_updated(catalog: Catalog) -> None:
+    vecs = vectors(3)
+    assert [s for _, s in catalog.upsert(images(2), vecs[:2])] == ["added", "added"]
+    # Same bytes under another name: a duplicate, not indexed twice.
+    dup = NewImage("/elsewhere/copy.jpg", "hash-0", 224, 224)
+    assert catalog.upsert([dup], vecs[:1])[0][1] == "duplicate"
+    # Same source, new content: replaced in place, same id.
+    changed = NewImage("/photos/1.jpg", "hash-new", 100, 80)
+    ((image_id, status),) = catalog.upsert([changed], vecs[2:3])
+    assert status == "updated" and image_id == 2
+    assert len(catalog) == 2
+    record = catalog.get([2])[2]
+    assert (record.content_hash, record.width, record.height) == ("hash-new", 100, 80)
+    hits = catalog.search(vecs[2], 1)
+    assert hits[0].record.id == 2 and hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_model_guard(catalog: Catalog) -> None:
+    catalog.bind_model("model-a", DIM)  # same model: fine
+    with pytest.raises(ModelMismatchError, match="reindex"):
+        catalog.bind_model("model-b", DIM)
+
+
+def test_remove(catalog: Catalog) -> None:
+    vecs = vectors(5)
+    catalog.upsert(images(5), vecs)
+    catalog.search(vecs[0], 1)  # load the index, so removal must update it
+    assert catalog.remove([1, 2]) == 2
+    assert len(catalog) == 3
+    assert {h.record.id for h in catalog.search(vecs[0], 10)} == {3, 4, 5}
+    with sqlite3.connect(catalog.path / "catalog.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == 3
+
+
+def test_filters(catalog: Catalog) -> None:
+    vecs = vectors(6)
+    catalog.upsert(images(3, 0, "Audi TTS Coupe 2012"), vecs[:3])
+    catalog.upsert(images(3, 3, "BMW M3 Coupe 2007"), vecs[3:])
+    assert {h.record.make for h in catalog.search(vecs[0], 6, make="bmw")} == {"BMW"}
+    assert {h.record.year for h in catalog.search(vecs[0], 6, year_max=2010)} == {2007}
+    assert catalog.search(vecs[0], 6, year_min=2013) == []
+
+
+def test_switches_to_hnsw_above_the_limit_and_persists_it(catalog: Catalog) -> None:
+    vecs = vectors(120)
+    catalog.upsert(images(40), vecs[:40])
+    assert catalog.vector_index().kind == "exact"
+    catalog.upsert(images(80, 40), vecs[40:])
+    assert catalog.vector_index().kind == "hnsw"
+    catalog.save()
+    state = json.loads((catalog.path / HNSW_STATE_FILE).read_text())
+    assert state["generation"] == catalog.db.generation and state["count"] == 120
+    # A new process loads the saved file and finds the same neighbours.
+    with Catalog.open(catalog.path, exact_search_limit=50) as again:
+        assert again.search(vecs[77], 1)[0].record.id == 78
+
+
+def test_stale_or_damaged_hnsw_file_is_rebuilt(catalog: Catalog) -> None:
+    vecs = vectors(100)
+    catalog.upsert(images(100), vecs)
+    catalog.vector_index()
+    catalog.save()
+    # Another writer changes the catalog after the index was saved.
+    with Catalog.open(catalog.path, exact_search_limit=50) as other:
+        other.remove([5])
+    (catalog.path / HNSW_FILE).write_bytes(b"garbage")
+    with Catalog.open(catalog.path, exact_search_limit=50) as fresh:
+        assert len(fresh.vector_index()) == 99
+        assert fresh.search(vecs[10], 1)[0].record.id == 11
+    # The long-lived instance notices the other writer too.
+    ids = {h.record.id for h in catalog.search(vecs[4], 100)}
+    assert 5 not in ids and len(ids) == 99
+
+
+def test_failed_batch_writes_nothing(catalog: Catalog) -> None:
+    before = (len(catalog), catalog.db.generation)
+    with pytest.raises(ValueError):  # 3 images, 2 vectors: fails mid-batch
+        catalog.upsert(images(3), vectors(2))
+    assert (len(catalog), catalog.db.generation) == before
+
+
+def test_stats(catalog: Catalog) -> None:
+    catalog.upsert(images(3), vectors(3))
+    stats = catalog.stats()
+    assert stats["images"] == 3 and stats["model_id"] == "model-a"
+    assert stats["index_kind"] == "exact" and stats["embedding_dim"] == DIM

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from revsearch.eval.metrics import retrieval_metrics
+
+
+def line_embeddings(positions: list[float]) -> np.ndarray:
+    """Unit vectors on a quarter circle: nearer angles are more similar."""
+    angles = np.asarray(positions) * (np.pi / 2) / max(positions)
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+
+
+def test_perfectly_separated_classes() -> None:
+    embeddings = line_embeddings([0, 0.1, 0.2, 5, 5.1, 5.2])
+    metrics = retrieval_metrics(embeddings, ["a", "a", "a", "b", "b", "b"])
+    assert metrics == {
+        "recall@1": 1.0,
+        "recall@2": 1.0,
+        "recall@4": 1.0,
+        "recall@8": 1.0,
+        "map@r": 1.0,
+    }
+
+
+def test_hand_computed_case() -> None:
+    # Positions on a line: a0=0, b0=1, a1=2, b1=3 (labels alternate).
+    embeddings = line_embeddings([0, 1, 2, 3])
+    labels = ["a", "b", "a", "b"]
+    metrics = retrieval_metrics(embeddings, labels, ks=(1, 2, 3))
+    # Nearest neighbours: a0 -> b0, a1 (a0's class is at rank 2)
+    #                     b0 -> a0 / a1 tie (angles equal) then b1 at rank 3
+    #                     a1 -> b0 / b1 tie then a0 at rank 3
+    #                     b1 -> a1, b0 (rank 2)
+    # Recall@1: no query has its class first.
+    assert metrics["recall@1"] == 0.0
+    # Recall@2: a0 and b1 find their class at rank 2.
+    assert metrics["recall@2"] == pytest.approx(0.5)
+    assert metrics["recall@3"] == 1.0
+    # R = 1 for every query: MAP@R = precision@1 = 0.
+    assert metrics["map@r"] == 0.0
+
+
+def test_map_at_r_counts_precision_at_relevant_ranks() -> None:
+    # Query q (class a) has R = 2 relevant items; its 2 nearest are [a, b] -> AP@R = (1/1)/2.
+    embeddings = line_embeddings([0, 1, 2, 3, 40])
+    labels = ["a", "a", "b", "a", "c"]
+    metrics = retrieval_metrics(embeddings, labels, ks=(1,))
+    # Per query (R: a->2, b->0 excluded, c->0 excluded):
+    # q0 (pos 0): nearest 1(a), 2(b) -> AP = (1 + 0) / 2 = 0.5
+    # q1 (pos 1): nearest 0(a) / 2(b) tie broken by index -> 0(a), 2(b) -> 0.5
+    # q3 (pos 3): nearest 2(b), 1(a) -> AP = (0 + 1/2) / 2 = 0.25
+    assert metrics["map@r"] == pytest.approx((0.5 + 0.5 + 0.25) / 3)
+    # Recall@1: q0 yes, q1 yes, q2 (b) no, q3 no, q4 (c) no.
+    assert metrics["recall@1"] == pytest.approx(2 / 5)
+
+
+def test_chunking_does_not_change_results() -> None:
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(200, 16)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    labels = rng.integers(0, 10, size=200).tolist()
+    assert retrieval_metrics(embeddings, labels, chunk=7) == retrieval_metrics(
+        embeddings, labels, chunk=1000
+    )
+
+
+def test_needs_two_items() -> None:
+    with pytest.raises(ValueError):
+        retrieval_metrics(np.ones((1, 2), np.float32), ["a"])
