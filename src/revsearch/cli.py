@@ -56,6 +56,7 @@ def _open_catalog(settings: Settings, catalog: Path | None, *, create: bool = Fa
         catalog or settings.catalog,
         create=create,
         exact_search_limit=settings.exact_search_limit,
+        vector_backend=settings.vector_backend,
     )
 
 

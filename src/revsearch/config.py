@@ -57,6 +57,13 @@ class Settings:
             "help": "catalogs up to this size are searched exactly, larger ones with HNSW",
         },
     )
+    vector_backend: str = field(
+        default_factory=lambda: _env("REVSEARCH_VECTOR_BACKEND", "embedded"),
+        metadata={
+            "env": "REVSEARCH_VECTOR_BACKEND",
+            "help": "where vectors are searched: 'embedded' (SQLite + exact/HNSW)",
+        },
+    )
     api_token: str | None = field(
         default_factory=lambda: os.environ.get("REVSEARCH_API_TOKEN") or None,
         metadata={

@@ -1,16 +1,12 @@
-"""The catalog: image metadata and vectors in SQLite, plus a vector index derived from them.
+"""The catalog: image metadata in SQLite (the source of truth) plus a vector backend.
 
-SQLite is the source of truth. The vector index is exact (numpy) for small catalogs and
-HNSW (usearch) above ``exact_search_limit``; the HNSW file is saved atomically together with
-the catalog generation it reflects, and rebuilt from SQLite whenever it is missing or stale
-(after a crash, or when another process wrote to the catalog).
+The backend is chosen by URL: ``embedded`` (default: vectors in SQLite, exact or HNSW index
+derived from them) or a server engine (see :mod:`revsearch.index.factory`). Every write is
+one SQLite transaction that the backend joins, so a failure anywhere leaves no partial write.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +15,10 @@ import numpy as np
 
 from revsearch.catalog.db import CatalogDB, ImageRecord, NewImage
 from revsearch.errors import CatalogNotFoundError, ModelMismatchError, RevSearchError
-from revsearch.index.base import VectorIndex
-from revsearch.index.exact import ExactIndex
-from revsearch.index.hnsw import HnswIndex
+from revsearch.index.base import Filters, VectorBackend, VectorRow
+from revsearch.index.factory import open_backend
 
 DB_FILE = "catalog.sqlite"
-HNSW_FILE = "vectors.usearch"
-HNSW_STATE_FILE = "vectors.json"
 
 
 @dataclass(frozen=True)
@@ -35,16 +28,20 @@ class Hit:
 
 
 class Catalog:
-    def __init__(self, path: Path, db: CatalogDB, *, exact_search_limit: int = 5000) -> None:
+    def __init__(self, path: Path, db: CatalogDB, backend: VectorBackend) -> None:
         self.path = path
         self.db = db
-        self.exact_search_limit = exact_search_limit
-        self._lock = threading.RLock()
-        self._index: VectorIndex | None = None
-        self._index_generation = -1
+        self.backend = backend
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False, exact_search_limit: int = 5000) -> Catalog:
+    def open(
+        cls,
+        path: Path,
+        *,
+        create: bool = False,
+        exact_search_limit: int = 5000,
+        vector_backend: str = "embedded",
+    ) -> Catalog:
         """Open a catalog folder; ``create`` makes it if missing (indexing), else it must exist."""
         path = Path(path).expanduser()
         db_path = path / DB_FILE
@@ -56,9 +53,16 @@ class Catalog:
             if path.exists() and not path.is_dir():
                 raise RevSearchError(f"catalog path {path} exists and is not a folder")
             path.mkdir(parents=True, exist_ok=True)
-        return cls(path, CatalogDB(db_path), exact_search_limit=exact_search_limit)
+        db = CatalogDB(db_path)
+        try:
+            backend = open_backend(vector_backend, db, path, exact_search_limit=exact_search_limit)
+        except BaseException:
+            db.close()
+            raise
+        return cls(path, db, backend)
 
     def close(self) -> None:
+        self.backend.close()
         self.db.close()
 
     def __enter__(self) -> Catalog:
@@ -90,40 +94,30 @@ class Catalog:
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, images: Sequence[NewImage], vectors: np.ndarray) -> list[tuple[int, str]]:
+        """Add or update a batch in one transaction; see :meth:`CatalogDB.upsert`."""
         model_id = self._require_model()
-        with self._lock:
-            before = self.db.generation
-            outcome = self.db.upsert(images, vectors, model_id)
-            changed = [
-                (image_id, vector)
-                for (image_id, status), vector in zip(outcome, vectors, strict=True)
-                if status != "duplicate"
-            ]
-            if changed:
-                self._apply(
-                    before,
-                    lambda index: index.add(
-                        np.array([i for i, _ in changed]), np.stack([v for _, v in changed])
-                    ),
+        rows: list[VectorRow] = []
+
+        def stage(outcome: list[tuple[int, str]]) -> None:
+            rows.extend(
+                VectorRow(
+                    image_id, vector, image.vehicle.make, image.vehicle.year, image.class_name
                 )
+                for (image_id, status), image, vector in zip(outcome, images, vectors, strict=True)
+                if status != "duplicate"
+            )
+            self.backend.stage(rows, [])
+
+        before = self.db.generation
+        outcome = self.db.upsert(images, vectors, model_id, before_commit=stage)
+        self.backend.committed(before, rows, [])
         return outcome
 
     def remove(self, ids: Sequence[int]) -> int:
-        with self._lock:
-            before = self.db.generation
-            removed = self.db.delete(ids)
-            self._apply(before, lambda index: index.remove(np.asarray(ids, dtype=np.int64)))
-        return removed
-
-    def _apply(self, generation_before: int, change) -> None:  # type: ignore[no-untyped-def]
-        """Mirror a committed write into the loaded index, or drop the index if it was stale."""
-        if self._index is None:
-            return
-        if self._index_generation == generation_before and self._fits_kind():
-            change(self._index)
-            self._index_generation = self.db.generation
-        else:
-            self._index = None
+        before = self.db.generation
+        deleted = self.db.delete(ids, before_commit=lambda gone: self.backend.stage([], gone))
+        self.backend.committed(before, [], deleted)
+        return len(deleted)
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
@@ -141,73 +135,20 @@ class Catalog:
         year_min: int | None = None,
         year_max: int | None = None,
     ) -> list[Hit]:
-        allowed = None
-        if make or year_min is not None or year_max is not None:
-            allowed = self.db.filter_ids(make, year_min, year_max)
-        with self._lock:
-            index = self.vector_index()
-            keys, scores = index.search(vector, k, allowed)
+        keys, scores = self.backend.search(vector, k, Filters(make, year_min, year_max))
         records = self.db.get([int(key) for key in keys])
         return [
             Hit(records[int(key)], float(score))
             for key, score in zip(keys, scores, strict=True)
-            if int(key) in records
+            if int(key) in records  # a vector whose row is gone is never shown
         ]
 
-    def vector_index(self) -> VectorIndex:
-        """The loaded index, (re)built if missing or behind the database."""
-        with self._lock:
-            generation = self.db.generation
-            if self._index is None or self._index_generation != generation or not self._fits_kind():
-                self._index = self._load_index(generation)
-                self._index_generation = generation
-            return self._index
-
-    def _fits_kind(self) -> bool:
-        wanted = "exact" if self.db.count() <= self.exact_search_limit else "hnsw"
-        return self._index is not None and self._index.kind == wanted
-
-    def _load_index(self, generation: int) -> VectorIndex:
-        model_id, dim = self._require_model(), self.dim or 0
-        if self.db.count() <= self.exact_search_limit:
-            index: VectorIndex = ExactIndex(dim)
-            index.add(*self.db.vectors(model_id, dim))
-            return index
-        state = self._read_state()
-        hnsw_path = self.path / HNSW_FILE
-        if (
-            state.get("generation") == generation
-            and state.get("model_id") == model_id
-            and hnsw_path.is_file()
-        ):
-            try:
-                return HnswIndex.load(hnsw_path, dim)
-            except Exception:  # a damaged file is rebuilt, never trusted
-                pass
-        index = HnswIndex(dim)
-        ids, matrix = self.db.vectors(model_id, dim)
-        index.add(ids, matrix)
-        self._save_hnsw(index, generation, model_id)
-        return index
+    def vector_index(self) -> object:
+        """Get the backend ready to search (loads or rebuilds the index)."""
+        return self.backend.load()
 
     def save(self) -> None:
-        """Persist the HNSW index if it is loaded and current (exact indexes need nothing)."""
-        with self._lock:
-            if isinstance(self._index, HnswIndex) and self._index_generation == self.db.generation:
-                self._save_hnsw(self._index, self._index_generation, self._require_model())
-
-    def _save_hnsw(self, index: HnswIndex, generation: int, model_id: str) -> None:
-        index.save(self.path / HNSW_FILE)
-        state = json.dumps({"generation": generation, "model_id": model_id, "count": len(index)})
-        tmp = self.path / (HNSW_STATE_FILE + ".tmp")
-        tmp.write_text(state)
-        os.replace(tmp, self.path / HNSW_STATE_FILE)
-
-    def _read_state(self) -> dict:
-        try:
-            return json.loads((self.path / HNSW_STATE_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
+        self.backend.save()
 
     def _require_model(self) -> str:
         model_id = self.model_id
@@ -216,13 +157,12 @@ class Catalog:
         return model_id
 
     def stats(self) -> dict[str, object]:
-        kind = "exact" if self.db.count() <= self.exact_search_limit else "hnsw"
         return {
             "catalog": str(self.path),
             "images": self.db.count(),
             "classes": len(self.db.class_counts()),
             "model_id": self.model_id,
             "embedding_dim": self.dim,
-            "index_kind": kind,
+            **self.backend.describe(),
             "generation": self.db.generation,
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -120,12 +120,17 @@ class CatalogDB:
 
     # -- writes -------------------------------------------------------------------------
     def upsert(
-        self, images: Sequence[NewImage], vectors: np.ndarray, model_id: str
+        self,
+        images: Sequence[NewImage],
+        vectors: np.ndarray,
+        model_id: str,
+        before_commit: Callable[[list[tuple[int, str]]], None] | None = None,
     ) -> list[tuple[int, str]]:
         """Store a batch atomically; returns (id, "added" | "updated" | "duplicate") per image.
 
         Same content already stored -> duplicate (nothing written). Same source with new
-        content -> the row and its vector are replaced in place.
+        content -> the row and its vector are replaced in place. ``before_commit`` sees the
+        outcome inside the transaction; if it raises, nothing is written.
         """
         now = datetime.now(UTC).isoformat(timespec="seconds")
         outcome: list[tuple[int, str]] = []
@@ -167,6 +172,8 @@ class CatalogDB:
                     (image_id, model_id, np.asarray(vector, dtype=np.float32).tobytes()),
                 )
                 outcome.append((image_id, status))
+            if before_commit:
+                before_commit(outcome)
         return outcome
 
     def update_metadata(self, image_id: int, class_name: str | None, vehicle: Vehicle) -> None:
@@ -177,11 +184,19 @@ class CatalogDB:
                 (class_name, vehicle.make, vehicle.model, vehicle.body, vehicle.year, image_id),
             )
 
-    def delete(self, ids: Sequence[int]) -> int:
+    def delete(
+        self, ids: Sequence[int], before_commit: Callable[[list[int]], None] | None = None
+    ) -> list[int]:
+        """Delete rows (and their vectors) atomically; returns the ids that existed."""
         with self._transaction() as db:
-            return sum(
-                db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount for i in ids
-            )
+            deleted = [
+                int(i)
+                for i in ids
+                if db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount
+            ]
+            if before_commit:
+                before_commit(deleted)
+        return deleted
 
     def put_vectors(self, ids: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
         """Store vectors of another model beside the current ones (used by reindex)."""
