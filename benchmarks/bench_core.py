@@ -162,6 +162,7 @@ def markdown(results: dict) -> str:
         results["onnx_vs_torch"],
         results["accuracy"],
     )
+    ix_kind, ix_recall = q["index"]["kind"], q["index"]["recall@10_vs_exact"]
     rows = [
         "| measure | value | baseline in the same run | ratio |",
         "|---|---|---|---|",
@@ -170,18 +171,20 @@ def markdown(results: dict) -> str:
         f"{ix['images_per_s'] / base['images_per_s']:.2f}x |",
         f"| query p50 / p99 (decode+encode+search, {q['queries']} queries) | "
         f"{q['total']['p50_ms']} / {q['total']['p99_ms']} ms | | |",
-        f"| search only ({q['index']['kind']}, Recall@10 vs exact {q['index']['recall@10_vs_exact']}) "
+        f"| search only ({ix_kind}, Recall@10 vs exact {ix_recall}) "
         f"| {q['index']['ann_p50_ms']} ms | exact: {q['index']['exact_p50_ms']} ms | "
         f"{q['index']['exact_p50_ms'] / q['index']['ann_p50_ms']:.1f}x |",
     ]
     for batch, r in ot.items():
         rows.append(
-            f"| encoder, {batch.replace('_', ' ')} (ONNX Runtime) | {r['onnxruntime_ms_per_image']} "
-            f"ms/img | eager PyTorch: {r['torch_ms_per_image']} ms/img | {r['speedup']}x |"
+            f"| encoder, {batch.replace('_', ' ')} (ONNX Runtime) | "
+            f"{r['onnxruntime_ms_per_image']} ms/img | eager PyTorch: "
+            f"{r['torch_ms_per_image']} ms/img | {r['speedup']}x |"
         )
     rows += [
         "",
-        f"Retrieval on the eval classes 99-196 ({acc['images']:,} images), model `{acc['model_id']}`:",
+        f"Retrieval on the eval classes 99-196 ({acc['images']:,} images), "
+        f"model `{acc['model_id']}`:",
         "",
         "| R@1 | R@2 | R@4 | R@8 | MAP@R |",
         "|---|---|---|---|---|",

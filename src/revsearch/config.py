@@ -1,14 +1,20 @@
-"""Settings declared once: name, default, environment variable and help text.
+"""Settings declared once: name, parser, default, environment variable and help text.
 
-The same table drives the CLI defaults and the README's settings list, and a test checks
-that every setting is documented.
+Precedence: explicit overrides (CLI options) > environment variables > the TOML config file
+(``REVSEARCH_CONFIG``, else ``$REVSEARCH_HOME/config.toml`` when it exists) > defaults.
+The same table drives the README's settings list, and a test checks each one is documented.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from revsearch.errors import BadParameterError
 
 
 def data_home() -> Path:
@@ -19,66 +25,103 @@ def data_home() -> Path:
     return Path(xdg).expanduser() / "revsearch"
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+def _setting(env: str, parse: Callable[[Any], Any], help: str, default: Any = None, **kw: Any):
+    metadata = {"env": env, "parse": parse, "help": help}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata, **kw)
+    return field(default=default, metadata=metadata, **kw)
+
+
+def _path(value: Any) -> Path:
+    return Path(str(value)).expanduser()
+
+
+def _optional_str(value: Any) -> str | None:
+    return str(value) or None
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Runtime settings. Build with :meth:`from_env`; override fields explicitly in tests."""
+    """Runtime settings; build with :meth:`from_env`."""
 
-    catalog: Path = field(
-        default_factory=lambda: Path(_env("REVSEARCH_CATALOG", str(data_home() / "catalog"))),
-        metadata={"env": "REVSEARCH_CATALOG", "help": "catalog folder (SQLite + vector index)"},
+    catalog: Path = _setting(
+        "REVSEARCH_CATALOG", _path, "catalog folder (SQLite + vector index)",
+        lambda: data_home() / "catalog",
+    )  # fmt: skip
+    model: Path | None = _setting(
+        "REVSEARCH_MODEL", _path, "ONNX encoder file; default: the shipped model, else Lite0"
     )
-    model: Path | None = field(
-        default_factory=lambda: Path(m) if (m := os.environ.get("REVSEARCH_MODEL")) else None,
-        metadata={
-            "env": "REVSEARCH_MODEL",
-            "help": "ONNX encoder file; default: the shipped model, else the exported Lite0",
-        },
+    threads: int = _setting("REVSEARCH_THREADS", int, "ONNX Runtime threads (0: all cores)", 0)
+    max_upload_bytes: int = _setting(
+        "REVSEARCH_MAX_UPLOAD_BYTES", int, "largest accepted image file", 20 * 1024 * 1024
     )
-    threads: int = field(
-        default_factory=lambda: int(_env("REVSEARCH_THREADS", "0")),
-        metadata={"env": "REVSEARCH_THREADS", "help": "ONNX Runtime threads (0: all cores)"},
+    max_pixels: int = _setting(
+        "REVSEARCH_MAX_PIXELS", int, "largest accepted width x height", 50_000_000
     )
-    max_upload_bytes: int = field(
-        default_factory=lambda: int(_env("REVSEARCH_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
-        metadata={"env": "REVSEARCH_MAX_UPLOAD_BYTES", "help": "largest accepted image file"},
+    exact_search_limit: int = _setting(
+        "REVSEARCH_EXACT_SEARCH_LIMIT", int,
+        "catalogs up to this size are searched exactly, larger ones with HNSW", 5000,
+    )  # fmt: skip
+    vector_backend: str = _setting(
+        "REVSEARCH_VECTOR_BACKEND", str,
+        "where vectors are searched: 'embedded' or a server URL", "embedded",
+    )  # fmt: skip
+    image_store: str = _setting(
+        "REVSEARCH_IMAGE_STORE", str,
+        "where uploaded images are kept: 'local' (catalog folder) or s3://bucket/prefix", "local",
+    )  # fmt: skip
+    s3_endpoint_url: str | None = _setting(
+        "REVSEARCH_S3_ENDPOINT_URL", _optional_str, "S3-compatible endpoint (MinIO, ...)"
     )
-    max_pixels: int = field(
-        default_factory=lambda: int(_env("REVSEARCH_MAX_PIXELS", str(50_000_000))),
-        metadata={"env": "REVSEARCH_MAX_PIXELS", "help": "largest accepted width x height"},
-    )
-    exact_search_limit: int = field(
-        default_factory=lambda: int(_env("REVSEARCH_EXACT_SEARCH_LIMIT", "5000")),
-        metadata={
-            "env": "REVSEARCH_EXACT_SEARCH_LIMIT",
-            "help": "catalogs up to this size are searched exactly, larger ones with HNSW",
-        },
-    )
-    vector_backend: str = field(
-        default_factory=lambda: _env("REVSEARCH_VECTOR_BACKEND", "embedded"),
-        metadata={
-            "env": "REVSEARCH_VECTOR_BACKEND",
-            "help": "where vectors are searched: 'embedded' (SQLite + exact/HNSW)",
-        },
-    )
-    api_token: str | None = field(
-        default_factory=lambda: os.environ.get("REVSEARCH_API_TOKEN") or None,
-        metadata={
-            "env": "REVSEARCH_API_TOKEN",
-            "help": "bearer token for write endpoints; unset disables writes",
-        },
+    api_token: str | None = _setting(
+        "REVSEARCH_API_TOKEN", _optional_str, "bearer token for write endpoints; unset: no writes"
     )
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        """Environment first, explicit (non-None) overrides on top."""
-        base = cls()
-        values = {f.name: getattr(base, f.name) for f in fields(cls)}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Defaults < config file < environment < non-None ``overrides``."""
+        from_file = read_config_file()
+        unknown = set(from_file) - {f.name for f in fields(cls)}
+        if unknown:
+            raise BadParameterError(
+                f"unknown setting(s) in config file: {', '.join(sorted(unknown))}"
+            )
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env = f.metadata["env"]
+            if overrides.get(f.name) is not None:
+                values[f.name] = overrides[f.name]
+                continue
+            if env in os.environ:
+                raw, origin = os.environ[env], env
+            elif f.name in from_file:
+                raw, origin = from_file[f.name], f"config file '{f.name}'"
+            else:
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except (TypeError, ValueError):
+                raise BadParameterError(f"{origin}: bad value {raw!r}") from None
+        return cls(**values)
+
+
+def config_file() -> Path:
+    explicit = os.environ.get("REVSEARCH_CONFIG")
+    return Path(explicit).expanduser() if explicit else data_home() / "config.toml"
+
+
+def read_config_file() -> dict[str, Any]:
+    """The ``[revsearch]`` table (or top level) of the config file; {} when there is none."""
+    path = config_file()
+    if not path.is_file():
+        if os.environ.get("REVSEARCH_CONFIG"):
+            raise BadParameterError(f"REVSEARCH_CONFIG: no such file {path}")
+        return {}
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BadParameterError(f"{path}: cannot read config ({exc})") from None
+    return dict(document.get("revsearch", document))
 
 
 def documented_settings() -> list[tuple[str, str, str]]:

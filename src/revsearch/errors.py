@@ -65,6 +65,13 @@ class ModelNotFoundError(RevSearchError):
     http_status = 503
 
 
+class BackendUnavailableError(RevSearchError):
+    """A server the catalog depends on (vector engine, object store) cannot be reached."""
+
+    code = "backend_unavailable"
+    http_status = 503
+
+
 class MissingExtraError(RevSearchError):
     """An optional dependency group is not installed."""
 

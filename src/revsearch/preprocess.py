@@ -58,6 +58,7 @@ class Decoded:
     image: Image.Image
     width: int
     height: int
+    format: str = ""  # PIL's name of the file format, e.g. "JPEG"
 
 
 def decode(
@@ -90,8 +91,9 @@ def decode(
             image.load()  # GIF/APNG/TIFF: the first frame
             if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
                 width, height = height, width
+            file_format = image.format or ""
             image = ImageOps.exif_transpose(image)
-            return Decoded(to_rgb(image), width, height)
+            return Decoded(to_rgb(image), width, height, file_format)
     except UnidentifiedImageError:
         raise UnsupportedImageError(f"{name}: not an image in a supported format") from None
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:

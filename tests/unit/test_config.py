@@ -33,3 +33,33 @@ def test_default_catalog_lives_in_the_user_data_folder(
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert data_home() == tmp_path / "revsearch"
     assert Settings.from_env().catalog == tmp_path / "revsearch" / "catalog"
+
+
+def test_config_file_is_below_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "revsearch.toml"
+    config.write_text('[revsearch]\ncatalog = "/data/cars"\nthreads = 4\n')
+    monkeypatch.setenv("REVSEARCH_CONFIG", str(config))
+    monkeypatch.delenv("REVSEARCH_CATALOG", raising=False)
+    monkeypatch.delenv("REVSEARCH_THREADS", raising=False)
+    assert Settings.from_env().catalog == Path("/data/cars")
+    monkeypatch.setenv("REVSEARCH_THREADS", "1")
+    assert Settings.from_env().threads == 1
+
+
+def test_bad_settings_are_clear_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from revsearch.errors import BadParameterError
+
+    monkeypatch.setenv("REVSEARCH_THREADS", "many")
+    with pytest.raises(BadParameterError, match="REVSEARCH_THREADS"):
+        Settings.from_env()
+    monkeypatch.delenv("REVSEARCH_THREADS")
+    config = tmp_path / "c.toml"
+    config.write_text("colour = 'red'\n")
+    monkeypatch.setenv("REVSEARCH_CONFIG", str(config))
+    with pytest.raises(BadParameterError, match="colour"):
+        Settings.from_env()
+    monkeypatch.setenv("REVSEARCH_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(BadParameterError, match="no such file"):
+        Settings.from_env()

@@ -7,6 +7,7 @@ none of it. The database is the source of truth: vector indexes are rebuilt from
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -59,7 +60,7 @@ class CatalogDB:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._write_lock = threading.Lock()
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._connections: list[sqlite3.Connection] = []
         self._writer = self._connect()
         self._writer.execute("PRAGMA journal_mode = WAL")
@@ -74,12 +75,18 @@ class CatalogDB:
         self._connections.append(connection)
         return connection
 
-    @property
-    def _reader(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._connect()
-        return connection
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a reader connection: a pool sized by peak concurrency, never per thread
+        (a server's worker threads come and go; per-thread connections would leak)."""
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            self._idle.put(connection)
 
     def close(self) -> None:
         for connection in self._connections:
@@ -104,8 +111,8 @@ class CatalogDB:
 
     # -- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def set_meta(self, values: dict[str, str]) -> None:
         with self._transaction() as db:
@@ -220,52 +227,49 @@ class CatalogDB:
             )
 
     # -- reads --------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._read() as db:
+            return db.execute(sql, params).fetchall()
+
+    def _record(self, where: str, value: object) -> ImageRecord | None:
+        rows = self._query(f"SELECT {COLUMNS} FROM images WHERE {where} = ?", (value,))
+        return ImageRecord(*rows[0]) if rows else None
+
     def count(self) -> int:
-        return self._reader.execute("SELECT count(*) FROM images").fetchone()[0]
+        return self._query("SELECT count(*) FROM images")[0][0]
 
     def get(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
         if not ids:
             return {}
         marks = ", ".join("?" * len(ids))
-        rows = self._reader.execute(
+        rows = self._query(
             f"SELECT {COLUMNS} FROM images WHERE id IN ({marks})", [int(i) for i in ids]
         )
         return {row[0]: ImageRecord(*row) for row in rows}
 
     def find_source(self, source: str) -> ImageRecord | None:
-        row = self._reader.execute(
-            f"SELECT {COLUMNS} FROM images WHERE source = ?", (source,)
-        ).fetchone()
-        return ImageRecord(*row) if row else None
+        return self._record("source", source)
 
     def find_hash(self, content_hash: str) -> ImageRecord | None:
-        row = self._reader.execute(
-            f"SELECT {COLUMNS} FROM images WHERE content_hash = ?", (content_hash,)
-        ).fetchone()
-        return ImageRecord(*row) if row else None
+        return self._record("content_hash", content_hash)
 
     def hashes(self) -> set[str]:
-        return {row[0] for row in self._reader.execute("SELECT content_hash FROM images")}
-
-    def all_records(self) -> Iterator[ImageRecord]:
-        yield from (
-            ImageRecord(*row) for row in self._reader.execute(f"SELECT {COLUMNS} FROM images")
-        )
+        return {row[0] for row in self._query("SELECT content_hash FROM images")}
 
     def ids_without_vector(self, model_id: str) -> list[tuple[int, str]]:
         """(id, source) of images that have no vector from ``model_id`` yet."""
-        return self._reader.execute(
+        return self._query(
             "SELECT id, source FROM images WHERE id NOT IN "
             "(SELECT image_id FROM vectors WHERE model_id = ?) ORDER BY id",
             (model_id,),
-        ).fetchall()
+        )
 
     def vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, matrix) of one model, read in a single snapshot."""
-        rows = self._reader.execute(
+        rows = self._query(
             "SELECT image_id, vector FROM vectors WHERE model_id = ? ORDER BY image_id",
             (model_id,),
-        ).fetchall()
+        )
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), dim)
@@ -284,11 +288,12 @@ class CatalogDB:
             clauses.append("year <= ?")
             params.append(year_max)
         where = " AND ".join(clauses) or "1"
-        rows = self._reader.execute(f"SELECT id FROM images WHERE {where}", params).fetchall()
+        rows = self._query(f"SELECT id FROM images WHERE {where}", params)
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def class_counts(self) -> dict[str, int]:
-        rows = self._reader.execute(
-            "SELECT class_name, count(*) FROM images WHERE class_name IS NOT NULL GROUP BY 1"
+        return dict(
+            self._query(
+                "SELECT class_name, count(*) FROM images WHERE class_name IS NOT NULL GROUP BY 1"
+            )
         )
-        return dict(rows.fetchall())

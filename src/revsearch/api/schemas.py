@@ -1,0 +1,112 @@
+"""JSON shapes of the API: they are the contract, and they generate the OpenAPI docs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from revsearch.catalog.db import ImageRecord
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid_image"])
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class SearchResult(BaseModel):
+    id: int
+    score: float = Field(description="cosine similarity, -1 to 1 (higher is more similar)")
+    class_name: str | None = Field(examples=["Audi TTS Coupe 2012"])
+    make: str | None
+    year: int | None
+    image_url: str
+    thumbnail_url: str
+
+
+class PredictionOut(BaseModel):
+    class_name: str
+    confidence: float = Field(ge=0, le=1)
+
+
+class Timings(BaseModel):
+    decode: float
+    encode: float
+    search: float
+    total: float
+
+
+class SearchOut(BaseModel):
+    results: list[SearchResult]
+    prediction: PredictionOut | None = Field(
+        description="similarity-weighted vote of the nearest labelled images; null if none"
+    )
+    timings_ms: Timings
+
+
+class ImageOut(BaseModel):
+    """An image of the catalog, as answered by ``POST /api/images``."""
+
+    id: int
+    class_name: str | None
+    make: str | None
+    model: str | None
+    year: int | None
+    width: int
+    height: int
+    content_hash: str
+    image_url: str
+    thumbnail_url: str
+    created: bool = Field(description="false when the same image was already in the catalog")
+
+
+class StatsOut(BaseModel):
+    images: int
+    classes: int
+    model_id: str | None
+    embedding_dim: int | None
+    index_kind: str = Field(examples=["exact", "hnsw"])
+    generation: int
+    max_upload_bytes: int = Field(description="largest accepted upload")
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+def image_url(image_id: int) -> str:
+    return f"/api/images/{image_id}"
+
+
+def thumbnail_url(image_id: int) -> str:
+    return f"/api/images/{image_id}/thumbnail"
+
+
+def search_result(record: ImageRecord, score: float) -> SearchResult:
+    return SearchResult(
+        id=record.id,
+        score=round(score, 6),
+        class_name=record.class_name,
+        make=record.make,
+        year=record.year,
+        image_url=image_url(record.id),
+        thumbnail_url=thumbnail_url(record.id),
+    )
+
+
+def image_out(record: ImageRecord, *, created: bool) -> ImageOut:
+    return ImageOut(
+        id=record.id,
+        class_name=record.class_name,
+        make=record.make,
+        model=record.model,
+        year=record.year,
+        width=record.width,
+        height=record.height,
+        content_hash=record.content_hash,
+        image_url=image_url(record.id),
+        thumbnail_url=thumbnail_url(record.id),
+        created=created,
+    )

@@ -1,0 +1,38 @@
+"""The image-store interface, so the API can serve originals from disk today and elsewhere later.
+
+A store only ever receives ``source`` strings that come from the catalog (never from a
+request), which is what keeps the image endpoints from becoming an open file or URL proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class StoredStream:
+    """An opened image: its size and type up front (for headers), then its bytes in chunks."""
+
+    size: int
+    media_type: str
+    chunks: Iterator[bytes]
+
+
+class ImageStore(Protocol):
+    def get(self, source: str) -> bytes:
+        """The whole file; raises NotFoundError when it is gone."""
+        ...
+
+    def put(self, data: bytes, suffix: str) -> str:
+        """Store new bytes (atomically, content-addressed) and return their ``source``."""
+        ...
+
+    def delete(self, source: str) -> bool:
+        """Remove a file this store wrote; files it does not own are left alone (False)."""
+        ...
+
+    def open_stream(self, source: str, chunk_size: int = 64 * 1024) -> StoredStream:
+        """Open for streaming; raises NotFoundError before any byte is sent."""
+        ...

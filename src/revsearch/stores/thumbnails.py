@@ -1,0 +1,76 @@
+"""Small JPEG previews for the results grid, made once per image and cached on disk.
+
+The cache key is the image's content hash, so a thumbnail can never be stale (a changed
+file is a new hash) and the hash doubles as the HTTP ETag.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
+from revsearch.stores.base import ImageStore
+
+THUMBNAIL_SIZE = 256
+JPEG_QUALITY = 85
+
+
+class ThumbnailCache:
+    def __init__(
+        self,
+        folder: Path,
+        store: ImageStore,
+        *,
+        size: int = THUMBNAIL_SIZE,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.folder = Path(folder)
+        self.store = store
+        self.size = size
+        self.max_pixels = max_pixels
+        self.max_bytes = max_bytes
+
+    def etag(self, content_hash: str) -> str:
+        return f'"{content_hash}-{self.size}"'
+
+    def path(self, content_hash: str) -> Path:
+        if not content_hash.isalnum():  # hashes are hex; never let one name a path
+            raise ValueError(f"bad content hash {content_hash!r}")
+        return self.folder / f"{content_hash}-{self.size}.jpg"
+
+    def get(self, source: str, content_hash: str) -> Path:
+        """The cached thumbnail, made from the stored original on first use."""
+        path = self.path(content_hash)
+        if not path.is_file():
+            self._write(path, self.render(self.store.get(source)))
+        return path
+
+    def render(self, data: bytes) -> bytes:
+        image = decode(
+            data, max_pixels=self.max_pixels, max_bytes=self.max_bytes, draft_size=self.size
+        ).image
+        image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+        return buffer.getvalue()
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Temporary file + rename: concurrent requests may both render, neither sees half."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".thumb-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def discard(self, content_hash: str) -> None:
+        self.path(content_hash).unlink(missing_ok=True)
