@@ -74,3 +74,17 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
 
 def car_photo(name: str = "images/test/00010.jpg") -> Path:
     return DATASET / name
+
+
+def renamed_model(model_path: Path, model_id: str, target: Path) -> Path:
+    """A copy of an ONNX encoder that claims another model id (same weights)."""
+    import onnx
+
+    from revsearch.encoder.spec import METADATA_KEY, ModelSpec
+
+    proto = onnx.load(str(model_path))
+    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+    spec = ModelSpec.from_json(entry.value)
+    entry.value = ModelSpec(**{**spec.__dict__, "model_id": model_id}).to_json()
+    onnx.save(proto, str(target))
+    return target

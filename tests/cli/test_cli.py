@@ -19,6 +19,7 @@ from tests.samples import (
     manifest_rows,
     not_an_image,
     png_bomb,
+    renamed_model,
     truncated_jpeg,
     write_manifest,
 )
@@ -165,16 +166,7 @@ def test_remove_unknown_id_changes_nothing(catalog_copy: Path, env) -> None:
 def test_model_mismatch_and_reindex(
     catalog_copy: Path, tmp_path: Path, model_path: Path, env
 ) -> None:
-    import onnx
-
-    from revsearch.encoder.spec import METADATA_KEY, ModelSpec
-
-    proto = onnx.load(str(model_path))
-    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
-    spec = ModelSpec.from_json(entry.value)
-    entry.value = ModelSpec(**{**spec.__dict__, "model_id": "lite0-renamed"}).to_json()
-    other = tmp_path / "renamed.onnx"
-    onnx.save(proto, str(other))
+    other = renamed_model(model_path, "lite0-renamed", tmp_path / "renamed.onnx")
 
     refused = revsearch("search", car_photo(), "--model", other, "--catalog", catalog_copy, env=env)
     assert refused.returncode != 0 and "revsearch reindex" in refused.stderr

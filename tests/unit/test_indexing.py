@@ -10,7 +10,14 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, InvalidImageError, NotFoundError
 from revsearch.indexing import Indexer, collect_sources, read_manifest, reindex, scan_folder
-from tests.samples import DATASET, not_an_image, small_rows, truncated_jpeg, write_manifest
+from tests.samples import (
+    DATASET,
+    not_an_image,
+    renamed_model,
+    small_rows,
+    truncated_jpeg,
+    write_manifest,
+)
 
 
 def copy_cars(folder: Path, count: int) -> list[Path]:
@@ -84,16 +91,7 @@ def test_strict_run_writes_nothing_when_one_file_is_bad(
 
 
 def test_reindex_switches_model(tmp_path: Path, model_path: Path, catalog_copy: Path) -> None:
-    import onnx
-
-    from revsearch.encoder.spec import METADATA_KEY, ModelSpec
-
-    proto = onnx.load(str(model_path))
-    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
-    spec = ModelSpec.from_json(entry.value)
-    entry.value = ModelSpec(**{**spec.__dict__, "model_id": "lite0-copy"}).to_json()
-    other_path = tmp_path / "other.onnx"
-    onnx.save(proto, str(other_path))
+    other_path = renamed_model(model_path, "lite0-copy", tmp_path / "other.onnx")
     other = OnnxEncoder(other_path, threads=1)
     with Catalog.open(catalog_copy) as catalog:
         assert reindex(catalog, other, workers=2) == 240
