@@ -88,7 +88,18 @@ def cli(ctx: click.Context) -> None:
 @model_option
 @click.option("--split", default=None, help="Only manifest rows with this retrieval_split.")
 @click.option("--limit", type=int, default=None, help="Index at most this many images.")
-@click.option("--workers", type=int, default=None, help="Parallel encoders [default: cores].")
+@click.option(
+    "--workers", type=int, default=None,
+    help="Parallel encoders, or Ray actors with --engine ray [default: cores].",
+)  # fmt: skip
+@click.option(
+    "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="Encode in this process, or on Ray actors (needs the 'ray' extra).",
+)  # fmt: skip
+@click.option(
+    "--ray-address", default=None,
+    help="With --engine ray: 'local' or a cluster, e.g. ray://head:10001 [env RAY_ADDRESS].",
+)  # fmt: skip
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -98,6 +109,8 @@ def index(
     split: str | None,
     limit: int | None,
     workers: int | None,
+    engine: str,
+    ray_address: str | None,
 ) -> None:
     """Index a folder of images, a manifest CSV, or one image.
 
@@ -107,14 +120,16 @@ def index(
     settings = _settings(ctx)
     sources = collect_sources(path, split=split, limit=limit)
     encoder = _encoder(settings, model, threads=1)  # one thread per worker
+    limits = {"max_pixels": settings.max_pixels, "max_bytes": settings.max_upload_bytes}
     with _open_catalog(settings, catalog, create=True) as cat:
-        indexer = Indexer(
-            cat,
-            encoder,
-            workers=workers,
-            max_pixels=settings.max_pixels,
-            max_bytes=settings.max_upload_bytes,
-        )
+        if engine == "ray":
+            from revsearch.distributed.ray_indexing import RayIndexer  # imports ray
+
+            indexer: Indexer = RayIndexer(
+                cat, encoder, workers=workers, address=ray_address, **limits
+            )
+        else:
+            indexer = Indexer(cat, encoder, workers=workers, **limits)
         single_image = path.is_file() and path.suffix.lower() != ".csv"
         with _progress("indexing", len(sources)) as bar:
             report = indexer.run(sources, strict=single_image, on_progress=bar.update)
@@ -164,7 +179,7 @@ def add(
                 if record and record.class_name != class_name:
                     cat.db.update_metadata(record.id, class_name, parse_class_name(class_name))
                     relabelled += 1
-        cat.save()
+        cat.save(force=False)
         click.echo(
             f"added {report.added}, updated {report.updated}, relabelled {relabelled}, "
             f"already indexed {report.unchanged + report.duplicates}"
@@ -188,7 +203,7 @@ def remove(ctx: click.Context, items: tuple[str, ...], catalog: Path | None) -> 
             else:
                 raise NotFoundError(f"{item}: no image with this id or source in the catalog")
         removed = cat.remove(ids)
-        cat.save()
+        cat.save(force=False)
         click.echo(f"removed {removed}; catalog holds {len(cat)} images")
 
 

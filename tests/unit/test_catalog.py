@@ -135,3 +135,46 @@ def test_stats(catalog: Catalog) -> None:
     stats = catalog.stats()
     assert stats["images"] == 3 and stats["model_id"] == "model-a"
     assert stats["index_kind"] == "exact" and stats["embedding_dim"] == DIM
+
+
+def test_other_writers_are_replayed_from_the_change_log(catalog: Catalog) -> None:
+    vecs = vectors(130)
+    catalog.upsert(images(100), vecs[:100])
+    index = catalog.vector_index()
+    assert index.kind == "hnsw"
+    with Catalog.open(catalog.path, exact_search_limit=50) as other:
+        other.upsert(images(30, 100), vecs[100:])
+        other.remove([1, 2])
+        other.db.update_metadata(3, "BMW M3 Coupe 2007", parse_class_name("BMW M3 Coupe 2007"))
+    # Same index object, caught up by deltas rather than rebuilt.
+    assert catalog.vector_index() is index and len(index) == 128
+    assert catalog.search(vecs[120], 1)[0].record.id == 121
+    assert {h.record.id for h in catalog.search(vecs[0], 5)}.isdisjoint({1, 2})
+    assert catalog.search(vecs[2], 1, make="BMW")[0].record.id == 3
+
+
+def test_saved_index_is_loaded_and_replayed_not_rebuilt(catalog: Catalog) -> None:
+    vecs = vectors(110)
+    catalog.upsert(images(100), vecs[:100])
+    catalog.vector_index()
+    catalog.save()
+    saved = json.loads((catalog.path / HNSW_STATE_FILE).read_text())
+    catalog.upsert(images(10, 100), vecs[100:])
+    catalog.save(force=False)  # 10 changes: cheap to replay, the file is not rewritten
+    assert json.loads((catalog.path / HNSW_STATE_FILE).read_text()) == saved
+    with Catalog.open(catalog.path, exact_search_limit=50) as fresh:
+        assert len(fresh.vector_index()) == 110
+        assert fresh.search(vecs[105], 1)[0].record.id == 106
+    catalog.save()  # forced: the file catches up and the log is pruned
+    assert json.loads((catalog.path / HNSW_STATE_FILE).read_text())["count"] == 110
+    assert catalog.db.changes_since(saved["generation"]) is None
+
+
+def test_model_switch_forces_a_rebuild(catalog: Catalog) -> None:
+    vecs = vectors(60)
+    catalog.upsert(images(60), vecs)
+    catalog.vector_index()
+    catalog.db.put_vectors(list(range(1, 61)), vectors(60, seed=9), "model-b")
+    catalog.db.switch_model("model-b", DIM)
+    assert catalog.db.changes_since(0) is None
+    assert catalog.search(vectors(60, seed=9)[7], 1)[0].record.id == 8

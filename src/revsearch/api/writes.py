@@ -65,7 +65,7 @@ class CatalogWriter:
             except BaseException:
                 self.store.delete(source)
                 raise
-            self.catalog.save()
+            self.catalog.save(force=False)
             record = self.catalog.db.find_hash(content_hash)
         assert record is not None
         # Another server process may have added the same bytes meanwhile (same file name).
@@ -84,7 +84,7 @@ class CatalogWriter:
             if record is None:
                 raise NotFoundError(f"no image with id {image_id}")
             self.catalog.remove([image_id])
-            self.catalog.save()
+            self.catalog.save(force=False)
             self.store.delete(record.source)  # only files the store wrote itself
             self.thumbnails.discard(record.content_hash)
         return record

@@ -147,8 +147,8 @@ class Catalog:
         """Get the backend ready to search (loads or rebuilds the index)."""
         return self.backend.load()
 
-    def save(self) -> None:
-        self.backend.save()
+    def save(self, *, force: bool = True) -> None:
+        self.backend.save(force=force)
 
     def _require_model(self) -> str:
         model_id = self.model_id

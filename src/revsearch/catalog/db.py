@@ -95,19 +95,29 @@ class CatalogDB:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction that also bumps the catalog's generation counter."""
+        """One write transaction that also bumps the catalog's generation counter.
+
+        Inside it, ``self._pending_generation`` is the generation the commit will create.
+        """
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
+                row = self._writer.execute(
+                    "SELECT value FROM meta WHERE key = 'generation'"
+                ).fetchone()
+                self._pending_generation = int(row[0]) + 1 if row else 1
                 yield self._writer
-                self._writer.execute(
-                    "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT (key) "
-                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-                )
+                self._writer.execute(UPSERT_META, ("generation", str(self._pending_generation)))
                 self._writer.execute("COMMIT")
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
+
+    def _log(self, db: sqlite3.Connection, ids: Sequence[int], deleted: bool) -> None:
+        db.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?)",
+            [(self._pending_generation, int(i), int(deleted)) for i in ids],
+        )
 
     # -- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -179,6 +189,7 @@ class CatalogDB:
                     (image_id, model_id, np.asarray(vector, dtype=np.float32).tobytes()),
                 )
                 outcome.append((image_id, status))
+            self._log(db, [i for i, status in outcome if status != "duplicate"], deleted=False)
             if before_commit:
                 before_commit(outcome)
         return outcome
@@ -190,6 +201,7 @@ class CatalogDB:
                 "WHERE id = ?",
                 (class_name, vehicle.make, vehicle.model, vehicle.body, vehicle.year, image_id),
             )
+            self._log(db, [image_id], deleted=False)
 
     def delete(
         self, ids: Sequence[int], before_commit: Callable[[list[int]], None] | None = None
@@ -201,6 +213,7 @@ class CatalogDB:
                 for i in ids
                 if db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount
             ]
+            self._log(db, deleted, deleted=True)
             if before_commit:
                 before_commit(deleted)
         return deleted
@@ -217,8 +230,13 @@ class CatalogDB:
             )
 
     def switch_model(self, model_id: str, dim: int) -> None:
-        """Make ``model_id`` current and drop every other model's vectors, atomically."""
+        """Make ``model_id`` current and drop every other model's vectors, atomically.
+
+        Every vector changes, so the change log restarts: indexes must be rebuilt.
+        """
         with self._transaction() as db:
+            db.execute("DELETE FROM changes")
+            db.execute(UPSERT_META, ("changes_since", str(self._pending_generation)))
             db.execute("DELETE FROM vectors WHERE model_id != ?", (model_id,))
             db.execute("UPDATE images SET model_id = ?", (model_id,))
             db.executemany(
@@ -234,6 +252,56 @@ class CatalogDB:
     def _record(self, where: str, value: object) -> ImageRecord | None:
         rows = self._query(f"SELECT {COLUMNS} FROM images WHERE {where} = ?", (value,))
         return ImageRecord(*rows[0]) if rows else None
+
+    def changes_since(self, generation: int) -> tuple[list[int], list[int]] | None:
+        """(changed ids, deleted ids) after ``generation``; None if the log is not that old."""
+        with self._read() as db:
+            db.execute("BEGIN")  # one snapshot for both queries
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'changes_since'").fetchone()
+                if row is None or generation < int(row[0]):
+                    return None
+                rows = db.execute(
+                    "SELECT image_id, deleted FROM changes WHERE generation > ? "
+                    "ORDER BY generation",
+                    (generation,),
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        final = dict(rows)  # the last change of each image wins
+        return (
+            [i for i, gone in final.items() if not gone],
+            [i for i, gone in final.items() if gone],
+        )
+
+    def prune_changes(self, through: int) -> None:
+        """Forget changes up to ``through`` (an index saved at that generation covers them)."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                since = int(self.get_meta("changes_since") or 0)
+                if through > since:
+                    self._writer.execute("DELETE FROM changes WHERE generation <= ?", (through,))
+                    self._writer.execute(UPSERT_META, ("changes_since", str(through)))
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+
+    def vectors_of(
+        self, ids: Sequence[int], model_id: str, dim: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of some images (those without a vector are left out)."""
+        if not ids:
+            return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
+        marks = ", ".join("?" * len(ids))
+        rows = self._query(
+            f"SELECT image_id, vector FROM vectors WHERE model_id = ? AND image_id IN ({marks})",
+            [model_id, *map(int, ids)],
+        )
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return found, matrix.reshape(len(rows), dim)
 
     def count(self) -> int:
         return self._query("SELECT count(*) FROM images")[0][0]
@@ -265,14 +333,26 @@ class CatalogDB:
         )
 
     def vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """All (ids, matrix) of one model, read in a single snapshot."""
-        rows = self._query(
-            "SELECT image_id, vector FROM vectors WHERE model_id = ? ORDER BY image_id",
-            (model_id,),
-        )
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        return ids, matrix.reshape(len(rows), dim)
+        """All (ids, matrix) of one model, read in one snapshot straight into the matrix
+        (no intermediate copy: this is the peak-memory step of rebuilding a large index)."""
+        with self._read() as db:
+            db.execute("BEGIN")
+            try:
+                (count,) = db.execute(
+                    "SELECT count(*) FROM vectors WHERE model_id = ?", (model_id,)
+                ).fetchone()
+                ids = np.empty(count, dtype=np.int64)
+                matrix = np.empty((count, dim), dtype=np.float32)
+                cursor = db.execute(
+                    "SELECT image_id, vector FROM vectors WHERE model_id = ? ORDER BY image_id",
+                    (model_id,),
+                )
+                for row, (image_id, blob) in enumerate(cursor):
+                    ids[row] = image_id
+                    matrix[row] = np.frombuffer(blob, dtype=np.float32)
+            finally:
+                db.execute("COMMIT")
+        return ids, matrix
 
     def filter_ids(
         self, make: str | None = None, year_min: int | None = None, year_max: int | None = None

@@ -30,6 +30,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (image_id, model_id)
     ) WITHOUT ROWID;
     """,
+    # A log of which images changed in which generation, so a loaded vector index (another
+    # process's, or a saved HNSW file) catches up by applying deltas instead of a rebuild.
+    """
+    CREATE TABLE changes (
+        generation INTEGER NOT NULL,
+        image_id INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX changes_generation ON changes (generation);
+    INSERT INTO meta SELECT 'changes_since', COALESCE(
+        (SELECT value FROM meta WHERE key = 'generation'), '0');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -82,7 +82,9 @@ class VectorBackend(Protocol):
         """Make the backend ready to search (load or rebuild an index); returns the index."""
         ...
 
-    def save(self) -> None: ...
+    def save(self, *, force: bool = True) -> None:
+        """Persist derived state; ``force=False`` lets a backend skip it when it is cheap to
+        recover (e.g. a few changes to replay)."""
 
     def describe(self) -> dict[str, object]: ...
 

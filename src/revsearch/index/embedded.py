@@ -1,9 +1,10 @@
 """The embedded backend: vectors live in the catalog's SQLite; the index is derived from them.
 
-Exact search (numpy/SIMD) up to ``exact_search_limit`` vectors, HNSW (usearch) above. The
-HNSW file is saved atomically together with the catalog generation it reflects, and rebuilt
-from SQLite whenever it is missing, damaged or stale (after a crash, or when another process
-wrote to the catalog).
+Exact search up to ``exact_search_limit`` vectors, HNSW (usearch) above. A loaded index
+catches up with writes made by other processes by replaying the catalog's change log. The
+HNSW file is saved atomically with the generation it reflects; on open it is loaded and the
+changes since then are replayed, or, when it is missing, damaged or older than the log,
+the index is rebuilt from SQLite.
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ class EmbeddedBackend:
     def committed(
         self, generation_before: int, upserts: Sequence[VectorRow], deletes: Sequence[int]
     ) -> None:
-        """Mirror a committed write into the loaded index, or drop the index if it was stale."""
+        """Mirror our own committed write into the loaded index without touching SQLite."""
         with self._lock:
-            if self._index is None:
-                return
-            if self._index_generation != generation_before or self._index.kind != self.kind:
-                self._index = None  # stale, or the catalog crossed the exact/HNSW threshold
+            if self._index is None or self._index_generation != generation_before:
+                return  # not loaded, or behind anyway: load() replays the log
+            if self._index.kind != self.kind:
+                self._index = None  # crossed the exact/HNSW threshold: rebuild on next use
                 return
             if deletes:
                 self._index.remove(np.asarray(deletes, dtype=np.int64))
@@ -69,52 +70,80 @@ class EmbeddedBackend:
             return self.load().search(query, k, allowed)
 
     def load(self) -> VectorIndex:
-        """The loaded index, (re)built if missing or behind the database."""
+        """The loaded index, caught up with the database by deltas, or (re)built."""
         with self._lock:
-            generation = self.db.generation
-            if self._index is None or self._index_generation != generation:
-                self._index = self._load_index(generation)
-                self._index_generation = generation
+            index = self._index
+            if index is None or index.kind != self.kind or not self._catch_up(index):
+                self._index = self._load_index()
             return self._index
 
-    def _load_index(self, generation: int) -> VectorIndex:
-        model_id, dim = (
-            self.db.get_meta("model_id") or "",
-            int(self.db.get_meta("embedding_dim") or 0),
-        )
-        if self.kind == "exact":
-            index: VectorIndex = ExactIndex(dim)
-            index.add(*self.db.vectors(model_id, dim))
-            return index
-        state = self._read_state()
-        hnsw_path = self.folder / HNSW_FILE
-        if (
-            state.get("generation") == generation
-            and state.get("model_id") == model_id
-            and hnsw_path.is_file()
-        ):
-            try:
-                return HnswIndex.load(hnsw_path, dim)
-            except Exception:  # a damaged file is rebuilt, never trusted
-                pass
-        index = HnswIndex(dim)
+    def _catch_up(self, index: VectorIndex) -> bool:
+        """Replay the changes since the index's generation; False if the log is too short."""
+        generation = self.db.generation
+        if self._index_generation == generation:
+            return True
+        delta = self.db.changes_since(self._index_generation)
+        if delta is None:
+            return False
+        changed, deleted = delta
+        model_id, dim = self._model()
+        ids, vectors = self.db.vectors_of(changed, model_id, dim)
+        gone = set(deleted) | (set(changed) - set(ids.tolist()))
+        index.remove(np.asarray(sorted(gone), dtype=np.int64))
+        index.add(ids, vectors)
+        self._index_generation = generation
+        return True
+
+    def _model(self) -> tuple[str, int]:
+        return self.db.get_meta("model_id") or "", int(self.db.get_meta("embedding_dim") or 0)
+
+    def _load_index(self) -> VectorIndex:
+        model_id, dim = self._model()
+        if self.kind == "hnsw":
+            state = self._read_state()
+            hnsw_path = self.folder / HNSW_FILE
+            if state.get("model_id") == model_id and hnsw_path.is_file():
+                try:
+                    saved = HnswIndex.load(hnsw_path, dim)
+                    self._index_generation = int(state["generation"])
+                    if self._catch_up(saved):
+                        return saved
+                except Exception:  # a damaged file is rebuilt, never trusted
+                    pass
+        self._index_generation = self.db.generation
+        index: VectorIndex = ExactIndex(dim) if self.kind == "exact" else HnswIndex(dim)
         index.add(*self.db.vectors(model_id, dim))
-        self._save_hnsw(index, generation, model_id)
+        if isinstance(index, HnswIndex):
+            self._save_hnsw(index)
         return index
 
-    def save(self) -> None:
-        """Persist the HNSW index if it is loaded and current (exact indexes need nothing)."""
-        with self._lock:
-            if isinstance(self._index, HnswIndex) and self._index_generation == self.db.generation:
-                model_id = self.db.get_meta("model_id") or ""
-                self._save_hnsw(self._index, self._index_generation, model_id)
+    def save(self, *, force: bool = True) -> None:
+        """Persist a loaded HNSW index (exact indexes need nothing).
 
-    def _save_hnsw(self, index: HnswIndex, generation: int, model_id: str) -> None:
+        With ``force=False`` only when many changes piled up since the saved file: a few
+        writes are cheap to replay from the change log, while rewriting a large index is not.
+        """
+        with self._lock:
+            index = self._index
+            if not isinstance(index, HnswIndex) or not self._catch_up(index):
+                return
+            if not force:
+                saved_at = int(self._read_state().get("generation", -1))
+                delta = self.db.changes_since(saved_at) if saved_at >= 0 else None
+                if delta is not None and sum(map(len, delta)) < max(1000, len(index) // 100):
+                    return
+            self._save_hnsw(index)
+
+    def _save_hnsw(self, index: HnswIndex) -> None:
+        generation, model_id = self._index_generation, self._model()[0]
         index.save(self.folder / HNSW_FILE)
         state = json.dumps({"generation": generation, "model_id": model_id, "count": len(index)})
         tmp = self.folder / (HNSW_STATE_FILE + ".tmp")
         tmp.write_text(state)
         os.replace(tmp, self.folder / HNSW_STATE_FILE)
+        # The file now holds every change up to ``generation``; a process whose index is
+        # older reloads the file and replays from there.
+        self.db.prune_changes(generation)
 
     def _read_state(self) -> dict:
         try:
