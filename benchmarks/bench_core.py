@@ -149,6 +149,39 @@ def bench_onnx_vs_torch(model: Path, repeats: int = 30) -> dict:
     return out
 
 
+def bench_int8(model: Path, scratch: Path, repeats: int = 100) -> dict:
+    """Static int8 copy (calibrated on 200 training-class images) against the float model."""
+    import random
+
+    from revsearch.encoder.quantize import quantize
+
+    train = [s.path for s in read_manifest(MANIFEST, split="train")]
+    int8_path = scratch / "int8.onnx"
+    quantize(model, int8_path, random.Random(0).sample(train, 200))
+    float_encoder, int8_encoder = OnnxEncoder(model, threads=2), OnnxEncoder(int8_path, threads=2)
+    queries = [s.path for s in read_manifest(MANIFEST, split="eval")][:200]
+    cosine = (float_encoder.encode(queries) * int8_encoder.encode(queries)).sum(axis=1)
+    image = prepare(queries[0], float_encoder.transform)[None]
+    timings = {}
+    for name, encoder in (("float", float_encoder), ("int8", int8_encoder)):
+        encoder.encode_arrays(image)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            encoder.encode_arrays(image)
+        timings[name] = (time.perf_counter() - start) / repeats * 1e3
+    return {
+        "float_ms_per_image": round(timings["float"], 2),
+        "int8_ms_per_image": round(timings["int8"], 2),
+        "speedup": round(timings["float"] / timings["int8"], 2),
+        "size_mb": {
+            "float": round(model.stat().st_size / 1e6, 1),
+            "int8": round(int8_path.stat().st_size / 1e6, 1),
+        },
+        "embedding_cosine_mean": round(float(cosine.mean()), 4),
+        "int8_path": str(int8_path),
+    }
+
+
 def bench_accuracy(model: Path) -> dict:
     result = evaluate(OnnxEncoder(model, threads=1), MANIFEST, workers=os.cpu_count() or 2)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.as_dict().items()}
@@ -181,6 +214,12 @@ def markdown(results: dict) -> str:
             f"{r['onnxruntime_ms_per_image']} ms/img | eager PyTorch: "
             f"{r['torch_ms_per_image']} ms/img | {r['speedup']}x |"
         )
+    i8 = results["int8"]
+    rows.append(
+        f"| encoder, batch 1, int8 static ({i8['size_mb']['int8']} MB, cosine to float "
+        f"{i8['embedding_cosine_mean']}) | {i8['int8_ms_per_image']} ms/img | float: "
+        f"{i8['float_ms_per_image']} ms/img | {i8['speedup']}x |"
+    )
     rows += [
         "",
         f"Retrieval on the eval classes 99-196 ({acc['images']:,} images), "
@@ -190,6 +229,12 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|---|",
         f"| {acc['recall@1']} | {acc['recall@2']} | {acc['recall@4']} | {acc['recall@8']} "
         f"| {acc['map@r']} |",
+        *(
+            f"| {a['recall@1']} | {a['recall@2']} | {a['recall@4']} | {a['recall@8']} "
+            f"| {a['map@r']} | (`{a['model_id']}`)"
+            for a in [results.get("accuracy_int8")]
+            if a
+        ),
         "",
         f"Machine: {results['machine']}",
     ]
@@ -215,8 +260,13 @@ def main() -> None:
             "plain_onnx_loop": bench_plain_loop(model, args.baseline_images),
             "query": bench_queries(model, catalog_dir, args.queries),
             "onnx_vs_torch": bench_onnx_vs_torch(model),
+            "int8": bench_int8(model, Path(scratch)),
         }
-    results["accuracy"] = {} if args.skip_accuracy else bench_accuracy(model)
+        results["accuracy"] = {} if args.skip_accuracy else bench_accuracy(model)
+        if not args.skip_accuracy:
+            int8_path = Path(results["int8"].pop("int8_path"))
+            results["accuracy_int8"] = bench_accuracy(int8_path)
+        results["int8"].pop("int8_path", None)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "core.json").write_text(json.dumps(results, indent=2) + "\n")
     if results["accuracy"]:

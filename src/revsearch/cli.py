@@ -329,6 +329,35 @@ def export_model(name: str, output: Path | None) -> None:
     )
 
 
+@cli.command(name="quantize-model")
+@click.option(
+    "--manifest", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    help="Calibration images: a manifest CSV (only its training split is used).",
+)  # fmt: skip
+@click.option("--images", "count", type=int, default=200, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@model_option
+@click.pass_context
+def quantize_model(
+    ctx: click.Context, manifest: Path, count: int, output: Path | None, model: Path | None
+) -> None:
+    """Make an int8 copy of the encoder, calibrated on training-class images."""
+    import random
+
+    from revsearch.encoder.quantize import quantize
+
+    source = resolve_model_path(model or _settings(ctx).model)
+    if not manifest.is_file():
+        raise NotFoundError(f"{manifest}: no such file")
+    paths = [s.path for s in collect_sources(manifest, split="train")]
+    if not paths:
+        raise BadParameterError(f"{manifest}: no rows with retrieval_split 'train'")
+    calibration = random.Random(0).sample(paths, min(count, len(paths)))
+    output = output or source.with_name(f"{source.stem}-int8.onnx")
+    spec = quantize(source, output, calibration)
+    click.echo(f"wrote {spec.model_id} to {output} ({output.stat().st_size / 1e6:.1f} MB)")
+
+
 @cli.command(name="eval")
 @click.option(
     "--manifest", type=click.Path(path_type=Path, dir_okay=False), required=True,

@@ -20,6 +20,7 @@ from tests.samples import (
     not_an_image,
     png_bomb,
     renamed_model,
+    small_rows,
     truncated_jpeg,
     write_manifest,
 )
@@ -236,3 +237,17 @@ def test_help_lists_every_command(env) -> None:
     result = revsearch("--help", env=env)
     for command in ("index", "search", "add", "remove", "stats", "reindex", "export-model", "eval"):
         assert command in result.stdout
+
+
+def test_quantize_model(tmp_path: Path, small_manifest: Path, env) -> None:
+    refused = revsearch("quantize-model", "--manifest", small_manifest, env=env)
+    assert refused.returncode != 0
+    assert refused.stderr.strip().endswith("no rows with retrieval_split 'train'")
+    train = write_manifest(small_rows(classes=2, per_class=4, split="train"), tmp_path / "t.csv")
+    output = tmp_path / "int8.onnx"
+    done = revsearch("quantize-model", "--manifest", train, "--output", output, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "efficientnet-lite0-imagenet-int8" in done.stdout and output.is_file()
+    result = revsearch("eval", "--manifest", small_manifest, "--limit", "48", "--json",
+                       "--model", output, env=env)  # fmt: skip
+    assert json.loads(result.stdout)["model_id"] == "efficientnet-lite0-imagenet-int8"

@@ -113,3 +113,22 @@ def test_usearch_then_onnxruntime_import_order() -> None:
     code = "import usearch.index, onnxruntime; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok"
+
+
+def test_int8_quantisation_keeps_the_embeddings(model_path: Path, tmp_path: Path) -> None:
+    from revsearch.encoder.quantize import quantize
+    from tests.samples import small_rows
+
+    calibration = [
+        str(DATASET / r["image"]) for r in small_rows(classes=4, per_class=4, split="train")
+    ]
+    output = tmp_path / "int8.onnx"
+    spec = quantize(model_path, output, calibration)
+    assert spec.model_id == "efficientnet-lite0-imagenet-int8"
+    assert output.stat().st_size < model_path.stat().st_size / 3
+    quantized = OnnxEncoder(output, threads=1)
+    assert quantized.spec == spec and quantized.transform == OnnxEncoder(model_path).transform
+    queries = sorted((DATASET / "images" / "test").glob("0001*.jpg"))[:8]
+    cosine = (OnnxEncoder(model_path, threads=1).encode(queries) * quantized.encode(queries)).sum(1)
+    assert cosine.min() > 0.97
+    assert sorted(tmp_path.iterdir()) == [output]

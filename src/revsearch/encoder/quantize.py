@@ -1,0 +1,90 @@
+"""Static int8 quantisation of an encoder (ONNX Runtime, per-channel, QDQ).
+
+Calibrated on images of the training classes only (never the evaluation classes). The
+result keeps the float model's preprocessing and gets its own model id, so the catalog's
+model guard treats it as a different model (``revsearch reindex`` switches a catalog).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from revsearch.encoder.onnx import OnnxEncoder
+from revsearch.encoder.spec import METADATA_KEY, ModelSpec
+from revsearch.errors import MissingExtraError
+from revsearch.preprocess import prepare
+
+CALIBRATION_BATCH = 8
+
+
+def quantized_spec(spec: ModelSpec) -> ModelSpec:
+    return ModelSpec(
+        **{
+            **spec.__dict__,
+            "model_id": f"{spec.model_id}-int8",
+            "description": f"{spec.description} (int8 static, per-channel)".strip(),
+        }
+    )
+
+
+def quantize(source: Path, output: Path, calibration_images: Sequence[str]) -> ModelSpec:
+    """Quantise ``source`` into ``output`` (written atomically) and return the new spec."""
+    try:
+        import onnx
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quant_pre_process,
+            quantize_static,
+        )
+    except ImportError as exc:
+        raise MissingExtraError("export", "onnx") from exc
+
+    encoder = OnnxEncoder(source, threads=0)
+    spec = quantized_spec(encoder.spec)
+    input_name = encoder.session.get_inputs()[0].name
+
+    class Images(CalibrationDataReader):
+        def __init__(self) -> None:
+            batches = [
+                calibration_images[i : i + CALIBRATION_BATCH]
+                for i in range(0, len(calibration_images), CALIBRATION_BATCH)
+            ]
+            self._batches = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._batches, None)
+            if batch is None:
+                return None
+            return {input_name: np.stack([prepare(p, encoder.transform) for p in batch])}
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent) as scratch:
+        prepared = Path(scratch) / "prepared.onnx"
+        quantized = Path(scratch) / "quantized.onnx"
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            Images(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+        proto = onnx.load(str(quantized))
+        del proto.metadata_props[:]
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, spec.to_json()
+        onnx.save(proto, str(quantized))
+        quantized.chmod(0o644)
+        os.replace(quantized, output)
+    return spec
