@@ -182,9 +182,10 @@ def bench_int8(model: Path, scratch: Path, repeats: int = 100) -> dict:
     }
 
 
-def bench_accuracy(model: Path) -> dict:
-    result = evaluate(OnnxEncoder(model, threads=1), MANIFEST, workers=os.cpu_count() or 2)
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.as_dict().items()}
+def bench_accuracy(model: Path, perturb: bool = False) -> dict:
+    encoder = OnnxEncoder(model, threads=1)
+    result = evaluate(encoder, MANIFEST, workers=os.cpu_count() or 2, perturb=perturb)
+    return json.loads(json.dumps(result.as_dict()), parse_float=lambda v: round(float(v), 4))
 
 
 def markdown(results: dict) -> str:
@@ -236,6 +237,12 @@ def markdown(results: dict) -> str:
             if a
         ),
         "",
+        "Recall@1 of altered queries against the clean gallery (float model):",
+        "",
+        "| " + " | ".join(acc["perturbed_recall@1"]) + " |",
+        "|" + "---|" * len(acc["perturbed_recall@1"]),
+        "| " + " | ".join(str(v) for v in acc["perturbed_recall@1"].values()) + " |",
+        "",
         f"Machine: {results['machine']}",
     ]
     return "\n".join(rows) + "\n"
@@ -262,7 +269,7 @@ def main() -> None:
             "onnx_vs_torch": bench_onnx_vs_torch(model),
             "int8": bench_int8(model, Path(scratch)),
         }
-        results["accuracy"] = {} if args.skip_accuracy else bench_accuracy(model)
+        results["accuracy"] = {} if args.skip_accuracy else bench_accuracy(model, perturb=True)
         if not args.skip_accuracy:
             int8_path = Path(results["int8"].pop("int8_path"))
             results["accuracy_int8"] = bench_accuracy(int8_path)

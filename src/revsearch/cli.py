@@ -365,6 +365,10 @@ def quantize_model(
 )  # fmt: skip
 @click.option("--split", default="eval", show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only the first N images (smoke runs).")
+@click.option(
+    "--perturb", is_flag=True,
+    help="Also report Recall@1 of altered queries (crop, pad, JPEG, rotation, grayscale).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @model_option
 @click.pass_context
@@ -373,6 +377,7 @@ def eval_command(
     manifest: Path,
     split: str,
     limit: int | None,
+    perturb: bool,
     as_json: bool,
     model: Path | None,
 ) -> None:
@@ -388,6 +393,7 @@ def eval_command(
             manifest,
             split=split,
             limit=limit,
+            perturb=perturb,
             workers=os.cpu_count() or 1,
             on_start=lambda total: bar.reset(total=total),
             on_progress=bar.update,
@@ -398,6 +404,8 @@ def eval_command(
     click.echo(f"model {result.model_id}: {result.images} images, {result.classes} classes")
     for name, value in result.metrics.items():
         click.echo(f"{name:>10}: {value:.4f}")
+    for name, value in result.perturbed_recall_at_1.items():
+        click.echo(f"recall@1 of {name} queries: {value:.4f}")
 
 
 @cli.command()

@@ -251,3 +251,12 @@ def test_quantize_model(tmp_path: Path, small_manifest: Path, env) -> None:
     result = revsearch("eval", "--manifest", small_manifest, "--limit", "48", "--json",
                        "--model", output, env=env)  # fmt: skip
     assert json.loads(result.stdout)["model_id"] == "efficientnet-lite0-imagenet-int8"
+
+
+def test_eval_with_perturbed_queries(small_manifest: Path, env) -> None:
+    result = revsearch("eval", "--manifest", small_manifest, "--limit", "60", "--perturb",
+                       "--json", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    perturbed = json.loads(result.stdout)["perturbed_recall@1"]
+    assert set(perturbed) == {"crop_60", "pad_16_9", "jpeg_q20", "rotate_10", "grayscale"}
+    assert all(0 <= value <= 1 for value in perturbed.values())

@@ -69,3 +69,15 @@ def test_chunking_does_not_change_results() -> None:
 def test_needs_two_items() -> None:
     with pytest.raises(ValueError):
         retrieval_metrics(np.ones((1, 2), np.float32), ["a"])
+
+
+def test_altered_queries_search_the_clean_gallery() -> None:
+    gallery = line_embeddings([0, 0.1, 5, 5.1])
+    labels = ["a", "a", "b", "b"]
+    # Query 0 was altered so much that it now sits next to class b.
+    queries = gallery.copy()
+    queries[0] = gallery[3]
+    metrics = retrieval_metrics(gallery, labels, ks=(1,), queries=queries)
+    # Query 0's nearest other item is 3 (class b): a miss; the rest still hit. Query 3 is
+    # excluded from matching item 3 itself, so it finds item 2.
+    assert metrics["recall@1"] == pytest.approx(3 / 4)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.parallel import chunked, ordered_map
-from revsearch.preprocess import prepare
+from revsearch.preprocess import decode, prepare, to_rgb
 
 CHUNK = 16
 
@@ -19,14 +20,20 @@ def encode_paths(
     *,
     workers: int = 2,
     on_progress: Callable[[int], None] | None = None,
-    **limits: int,
+    alter: Callable[[Image.Image], Image.Image] | None = None,
 ) -> np.ndarray:
-    """(N, D) vectors for ``paths``; the first unreadable file raises its RevSearchError."""
+    """(N, D) vectors for ``paths``; the first unreadable file raises its RevSearchError.
+
+    ``alter`` changes each decoded image before the model's transform (robustness tests).
+    """
+
+    def load(path: str) -> np.ndarray:
+        if alter is None:
+            return prepare(path, encoder.transform)
+        return encoder.transform(to_rgb(alter(decode(path).image)))
 
     def encode_chunk(chunk: list[str]) -> np.ndarray:
-        return encoder.encode_arrays(
-            np.stack([prepare(p, encoder.transform, **limits) for p in chunk])
-        )
+        return encoder.encode_arrays(np.stack([load(p) for p in chunk]))
 
     parts = []
     for vectors in ordered_map(encode_chunk, chunked(list(paths), CHUNK), workers):

@@ -18,9 +18,15 @@ def retrieval_metrics(
     labels: Sequence[object],
     ks: Sequence[int] = (1, 2, 4, 8),
     chunk: int = 1024,
+    queries: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Recall@k for each k and MAP@R, from L2-normalised embeddings (cosine similarity)."""
+    """Recall@k for each k and MAP@R, from L2-normalised embeddings (cosine similarity).
+
+    ``queries`` (row i an altered version of item i) searches the clean ``embeddings``
+    instead of themselves; item i is still excluded from query i's results.
+    """
     embeddings = np.asarray(embeddings, dtype=np.float32)
+    queries = embeddings if queries is None else np.asarray(queries, dtype=np.float32)
     _, codes = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
     n = len(codes)
     if n < 2:
@@ -32,7 +38,7 @@ def retrieval_metrics(
     average_precisions = []
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        scores = embeddings[start:stop] @ embeddings.T
+        scores = queries[start:stop] @ embeddings.T
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # no self-match
         nearest = _top(scores, depth)
         relevant = codes[nearest] == codes[start:stop, None]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from revsearch.encoder.batch import encode_paths
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
+from revsearch.eval.perturb import PERTURBATIONS
 from revsearch.indexing import read_manifest
 
 
@@ -20,15 +21,19 @@ class EvalResult:
     images: int
     classes: int
     metrics: dict[str, float]
+    perturbed_recall_at_1: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        result: dict[str, object] = {
             "model_id": self.model_id,
             "split": self.split,
             "images": self.images,
             "classes": self.classes,
             **self.metrics,
         }
+        if self.perturbed_recall_at_1:
+            result["perturbed_recall@1"] = self.perturbed_recall_at_1
+        return result
 
 
 def evaluate(
@@ -38,21 +43,37 @@ def evaluate(
     split: str = "eval",
     limit: int | None = None,
     workers: int = 2,
+    perturb: bool = False,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> EvalResult:
-    """Encode the split's images and score each as a query against all the others."""
+    """Encode the split's images and score each as a query against all the others.
+
+    With ``perturb``, each query is also altered (see :mod:`revsearch.eval.perturb`) and
+    searched against the clean gallery, giving Recall@1 per alteration.
+    """
     sources = read_manifest(manifest, split=split, limit=limit)
     if any(s.class_name is None for s in sources):
         raise BadParameterError(f"{manifest}: evaluation needs a 'class_name' for every row")
     if len({s.class_name for s in sources}) < 2 or len(sources) < 2:
         raise BadParameterError(f"{manifest}: split '{split}' has too few images or classes")
+    paths = [s.path for s in sources]
     if on_start:
-        on_start(len(sources))
-    vectors = encode_paths(
-        encoder, [s.path for s in sources], workers=workers, on_progress=on_progress
-    )
+        on_start(len(paths) * (1 + len(PERTURBATIONS) * perturb))
+    vectors = encode_paths(encoder, paths, workers=workers, on_progress=on_progress)
     labels = [s.class_name for s in sources]
+    perturbed = {}
+    for name, alter in PERTURBATIONS.items() if perturb else ():
+        queries = encode_paths(
+            encoder, paths, workers=workers, on_progress=on_progress, alter=alter
+        )
+        metrics = retrieval_metrics(vectors, labels, ks=(1,), queries=queries)
+        perturbed[name] = metrics["recall@1"]
     return EvalResult(
-        encoder.model_id, split, len(sources), len(set(labels)), retrieval_metrics(vectors, labels)
+        encoder.model_id,
+        split,
+        len(sources),
+        len(set(labels)),
+        retrieval_metrics(vectors, labels),
+        perturbed,
     )
