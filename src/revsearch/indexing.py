@@ -35,10 +35,15 @@ COMMIT_EVERY = 256  # images per SQLite transaction
 
 @dataclass(frozen=True)
 class ImageSource:
-    """A file to index, with its label when the input carries one (manifests do)."""
+    """A file to index, with its label when the input carries one (manifests do).
+
+    ``data``: its bytes when already in memory (API uploads, whose ``path`` may be an
+    ``s3://`` source that only the image store can read).
+    """
 
     path: str
     class_name: str | None = None
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -209,7 +214,7 @@ class Indexer:
 
     def _prepare(self, source: ImageSource, known: set[str]) -> _Prepared:
         try:
-            data = read_bytes(source.path, self.max_bytes)
+            data = read_bytes(source.path if source.data is None else source.data, self.max_bytes)
             content_hash = hashlib.sha256(data).hexdigest()
             if content_hash in known:
                 return _Prepared(source, content_hash, known=True)

@@ -30,10 +30,9 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
 from revsearch.search import Searcher
 from revsearch.stores.base import ImageStore
-from revsearch.stores.local import LocalStore
+from revsearch.stores.factory import open_store
 from revsearch.stores.thumbnails import ThumbnailCache
 
-UPLOADS_DIR = "images"
 THUMBNAILS_DIR = "thumbnails"
 # Enough to overlap I/O with compute; ONNX Runtime already spreads one run over the cores.
 WORKER_THREADS = min(32, 4 * (os.cpu_count() or 1))
@@ -73,10 +72,10 @@ class Services:
                 max_pixels=settings.max_pixels,
                 max_bytes=settings.max_upload_bytes,
             )
+            store = open_store(settings, catalog.path)  # checks REVSEARCH_IMAGE_STORE
         except BaseException:
             catalog.close()
             raise
-        store = LocalStore(catalog.path / UPLOADS_DIR)
         thumbnails = ThumbnailCache(
             catalog.path / THUMBNAILS_DIR,
             store,

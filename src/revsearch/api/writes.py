@@ -8,16 +8,19 @@ pointing at nothing. Bad uploads are rejected before anything is written.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import ImageRecord
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.errors import NotFoundError, UnsupportedImageError
+from revsearch.errors import BackendUnavailableError, NotFoundError, UnsupportedImageError
 from revsearch.indexing import ImageSource, Indexer
 from revsearch.preprocess import decode
 from revsearch.stores.base import ImageStore
 from revsearch.stores.thumbnails import ThumbnailCache
+
+log = logging.getLogger("revsearch.api")
 
 # PIL format -> file suffix for stored uploads.
 SUFFIXES = {
@@ -61,7 +64,7 @@ class CatalogWriter:
                     max_pixels=self.max_pixels,
                     max_bytes=self.max_bytes,
                 )
-                report = indexer.run([ImageSource(source, class_name)], strict=True)
+                report = indexer.run([ImageSource(source, class_name, data)], strict=True)
             except BaseException:
                 self.store.delete(source)
                 raise
@@ -85,6 +88,11 @@ class CatalogWriter:
                 raise NotFoundError(f"no image with id {image_id}")
             self.catalog.remove([image_id])
             self.catalog.save(force=False)
-            self.store.delete(record.source)  # only files the store wrote itself
+            try:
+                self.store.delete(record.source)  # only files the store wrote itself
+            except BackendUnavailableError as exc:  # the row is gone: done, with an orphan file
+                log.warning(
+                    "image %d removed, its file %s left behind: %s", image_id, record.source, exc
+                )
             self.thumbnails.discard(record.content_hash)
         return record

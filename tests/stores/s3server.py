@@ -1,0 +1,137 @@
+"""A real S3 emulator, ``moto_server``, on a free loopback port for the store and API tests.
+
+Locally the S3 tests skip when moto or boto3 is not installed; with CI=true they fail, so a
+CI machine without the ``dev`` extra cannot pass them silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+
+from tests.api.server import free_port
+
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+# Dummy credentials (moto accepts any), and nothing read from the developer's ~/.aws or
+# from the EC2 metadata service: every request of these tests stays on loopback.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+SCRUBBED_AWS_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+def s3_unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"S3 tests cannot run on CI: {reason}")
+    pytest.skip(reason)
+
+
+@contextmanager
+def aws_env() -> Iterator[None]:
+    """The dummy credentials in this process's environment, restored afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in SCRUBBED_AWS_ENV:
+            patch.delenv(name, raising=False)
+        for name, value in AWS_ENV.items():
+            patch.setenv(name, value)
+        yield
+
+
+@dataclass
+class MotoServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self) -> Any:
+        """A plain boto3 client, to look at the bucket behind the store's back."""
+        import boto3
+
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.url, region_name=AWS_ENV["AWS_DEFAULT_REGION"]
+        )
+
+    def new_bucket(self) -> str:
+        name = f"test-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def require_boto3() -> None:
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        s3_unavailable("boto3 is not installed: pip install -e '.[dev]'")
+
+
+def moto_executable() -> str:
+    require_boto3()
+    beside_python = Path(sys.executable).with_name("moto_server")
+    found = str(beside_python) if beside_python.is_file() else shutil.which("moto_server")
+    if not found:
+        s3_unavailable("moto_server is not installed: pip install 'moto[server]'")
+    return found
+
+
+@contextmanager
+def moto_server(log_dir: Path) -> Iterator[MotoServer]:
+    """``moto_server -H 127.0.0.1 -p PORT``, waited for (bounded), stopped at the end."""
+    executable = moto_executable()
+    port = free_port()
+    log = log_dir / f"moto-{port}.log"
+    environment = {k: v for k, v in os.environ.items() if k not in SCRUBBED_AWS_ENV}
+    environment.update(AWS_ENV)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [executable, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    server = MotoServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def _wait_ready(server: MotoServer) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    with httpx.Client(base_url=server.url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"moto_server exited at startup:\n{server.log.read_text()}")
+            try:
+                client.get("/moto-api/")
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+    raise RuntimeError(f"moto_server not up after {STARTUP_TIMEOUT_S}s:\n{server.log.read_text()}")
