@@ -6,9 +6,19 @@ request), which is what keeps the image endpoints from becoming an open file or 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
+
+from revsearch.errors import BadParameterError
+
+
+def content_name(data: bytes, suffix: str) -> str:
+    """``<sha256>.<suffix>``: the same bytes always get the same name (no duplicates)."""
+    if not suffix.isalnum():
+        raise BadParameterError(f"bad file suffix {suffix!r}")
+    return f"{hashlib.sha256(data).hexdigest()}.{suffix.lower()}"
 
 
 @dataclass

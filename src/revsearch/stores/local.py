@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 import tempfile
@@ -10,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from revsearch.errors import BadParameterError, NotFoundError
-from revsearch.stores.base import StoredStream
+from revsearch.errors import NotFoundError
+from revsearch.stores.base import StoredStream, content_name
 
 # Types the stdlib table may not know on every platform.
 EXTRA_TYPES = {".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif"}
@@ -44,10 +43,8 @@ class LocalStore:
 
     def put(self, data: bytes, suffix: str) -> str:
         """Write to a temporary file and rename it, so a crash never leaves half a file."""
-        if not suffix.isalnum():
-            raise BadParameterError(f"bad file suffix {suffix!r}")
+        target = self.root / content_name(data, suffix)
         self.root.mkdir(parents=True, exist_ok=True)
-        target = self.root / f"{hashlib.sha256(data).hexdigest()}.{suffix.lower()}"
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -11,7 +11,6 @@ AWS chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, con
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from revsearch.errors import (
     MissingExtraError,
     NotFoundError,
 )
-from revsearch.stores.base import StoredStream
+from revsearch.stores.base import StoredStream, content_name
 from revsearch.stores.local import media_type
 
 SCHEME = "s3://"
@@ -49,13 +48,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     if not BUCKET_NAME.fullmatch(bucket):
         raise BadParameterError(f"{url!r}: {bucket!r} is not a valid S3 bucket name")
     return bucket, key
-
-
-def content_name(data: bytes, suffix: str) -> str:
-    """``<sha256>.<suffix>``: the same bytes always get the same name (no duplicates)."""
-    if not suffix.isalnum():
-        raise BadParameterError(f"bad file suffix {suffix!r}")
-    return f"{hashlib.sha256(data).hexdigest()}.{suffix.lower()}"
 
 
 class S3Store:
