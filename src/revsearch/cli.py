@@ -24,6 +24,7 @@ from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, 
 from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
 from revsearch.indexing import ImageSource, Indexer, collect_sources, reindex, sha256_file
 from revsearch.search import Searcher, check_k
+from revsearch.stores.reader import SourceReader
 from revsearch.vehicles import parse_class_name
 
 PARTIAL_EXIT_CODE = 3  # indexing finished, but some files were skipped
@@ -58,6 +59,15 @@ def _open_catalog(settings: Settings, catalog: Path | None, *, create: bool = Fa
         exact_search_limit=settings.exact_search_limit,
         vector_backend=settings.vector_backend,
     )
+
+
+def _limits(settings: Settings) -> dict[str, Any]:
+    """Size limits and the reader of local and s3:// sources, for indexing commands."""
+    return {
+        "max_pixels": settings.max_pixels,
+        "max_bytes": settings.max_upload_bytes,
+        "read": SourceReader(settings.max_upload_bytes, settings.s3_endpoint_url),
+    }
 
 
 def _encoder(settings: Settings, model: Path | None, threads: int | None = None) -> OnnxEncoder:
@@ -98,7 +108,7 @@ def cli(ctx: click.Context) -> None:
 )  # fmt: skip
 @click.option(
     "--ray-address", default=None,
-    help="With --engine ray: 'local' or a cluster, e.g. ray://head:10001 [env RAY_ADDRESS].",
+    help="With --engine ray: 'local' or a cluster's head, e.g. 10.0.0.5:6379 [env RAY_ADDRESS].",
 )  # fmt: skip
 @click.pass_context
 def index(
@@ -120,7 +130,7 @@ def index(
     settings = _settings(ctx)
     sources = collect_sources(path, split=split, limit=limit)
     encoder = _encoder(settings, model, threads=1)  # one thread per worker
-    limits = {"max_pixels": settings.max_pixels, "max_bytes": settings.max_upload_bytes}
+    limits = _limits(settings)
     with _open_catalog(settings, catalog, create=True) as cat:
         if engine == "ray":
             from revsearch.distributed.ray_indexing import RayIndexer  # imports ray
@@ -167,9 +177,7 @@ def add(
             raise NotFoundError(f"{image}: no such file")
     encoder = _encoder(settings, model)
     with _open_catalog(settings, catalog, create=True) as cat:
-        indexer = Indexer(
-            cat, encoder, max_pixels=settings.max_pixels, max_bytes=settings.max_upload_bytes
-        )
+        indexer = Indexer(cat, encoder, **_limits(settings))
         sources = [ImageSource(str(p.resolve()), class_name) for p in images]
         report = indexer.run(sources, strict=True)
         relabelled = 0
@@ -304,6 +312,7 @@ def reindex_command(
             cat,
             encoder,
             workers=workers,
+            read=_limits(settings)["read"],
             on_start=lambda total: bar.reset(total=total),
             on_progress=bar.update,
         )

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from revsearch.encoder.batch import encode_paths
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
 from revsearch.parallel import chunked, ordered_map
-from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, read_bytes
+from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
+from revsearch.stores.reader import S3_SCHEME, SourceReader
 from revsearch.vehicles import parse_class_name
 
 IMAGE_SUFFIXES = {
@@ -85,7 +87,12 @@ def read_manifest(
         raise BadParameterError(f"{manifest}: cannot read manifest ({exc})") from None
     base = manifest.resolve().parent
     sources = [
-        ImageSource(str((base / row["image"]).resolve()), row.get("class_name") or None)
+        ImageSource(
+            row["image"]
+            if row["image"].startswith(S3_SCHEME)
+            else str((base / row["image"]).resolve()),
+            row.get("class_name") or None,
+        )
         for row in rows
     ]
     return sources[:limit] if limit is not None else sources
@@ -106,7 +113,7 @@ def collect_sources(
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     source: ImageSource
     content_hash: str = ""
     width: int = 0
@@ -125,12 +132,14 @@ class Indexer:
         workers: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        read: Callable[[str], bytes] | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
         self.workers = workers or os.cpu_count() or 1
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
+        self.chunk_worker = ChunkWorker(
+            encoder, max_pixels=max_pixels, max_bytes=max_bytes, read=read
+        )
 
     def run(
         self,
@@ -150,7 +159,7 @@ class Indexer:
                 raise failures[0]
         else:
             chunks = self._encoded_chunks(sources, known)
-        pending: list[tuple[_Prepared, np.ndarray]] = []
+        pending: list[tuple[Prepared, np.ndarray]] = []
         for chunk, vectors in chunks:
             rows = iter(vectors)
             for prepared in chunk:
@@ -167,7 +176,7 @@ class Indexer:
         self._commit(pending, report)
         return report
 
-    def _commit(self, pending: list[tuple[_Prepared, np.ndarray]], report: IndexReport) -> None:
+    def _commit(self, pending: list[tuple[Prepared, np.ndarray]], report: IndexReport) -> None:
         if not pending:
             return
         images = [
@@ -190,17 +199,38 @@ class Indexer:
 
     def _encoded_chunks(
         self, sources: Sequence[ImageSource], known: set[str]
-    ) -> Iterator[tuple[list[_Prepared], np.ndarray]]:
+    ) -> Iterator[tuple[list[Prepared], np.ndarray]]:
         """Encoded chunks in input order, computed by parallel workers."""
         return ordered_map(
-            lambda chunk: self._encode_chunk(chunk, known),
+            lambda chunk: self.chunk_worker(chunk, known),
             chunked(list(sources), CHUNK),
             self.workers,
         )
 
-    def _encode_chunk(
-        self, chunk: Sequence[ImageSource], known: set[str]
-    ) -> tuple[list[_Prepared], np.ndarray]:
+
+class ChunkWorker:
+    """The per-chunk half of indexing: read, hash, skip known content, decode, encode.
+
+    It touches no catalog, so it runs in the indexer's threads here and on Ray actors
+    elsewhere (:mod:`revsearch.distributed`).
+    """
+
+    def __init__(
+        self,
+        encoder: OnnxEncoder,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        read: Callable[[str], bytes] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.max_pixels = max_pixels
+        self.max_bytes = max_bytes
+        self.read = read or SourceReader(max_bytes)
+
+    def __call__(
+        self, chunk: Sequence[ImageSource], known: AbstractSet[str]
+    ) -> tuple[list[Prepared], np.ndarray]:
         prepared = [self._prepare(source, known) for source in chunk]
         arrays = [p.array for p in prepared if p.array is not None]
         vectors = (
@@ -212,12 +242,12 @@ class Indexer:
             p.array = None  # free memory early
         return prepared, vectors
 
-    def _prepare(self, source: ImageSource, known: set[str]) -> _Prepared:
+    def _prepare(self, source: ImageSource, known: AbstractSet[str]) -> Prepared:
         try:
-            data = read_bytes(source.path if source.data is None else source.data, self.max_bytes)
+            data = self.read(source.path) if source.data is None else source.data
             content_hash = hashlib.sha256(data).hexdigest()
             if content_hash in known:
-                return _Prepared(source, content_hash, known=True)
+                return Prepared(source, content_hash, known=True)
             decoded = decode(
                 data,
                 max_pixels=self.max_pixels,
@@ -226,9 +256,9 @@ class Indexer:
                 name=source.path,
             )
             array = self.encoder.transform(decoded.image)
-            return _Prepared(source, content_hash, decoded.width, decoded.height, array)
+            return Prepared(source, content_hash, decoded.width, decoded.height, array)
         except RevSearchError as exc:
-            return _Prepared(source, error=exc)
+            return Prepared(source, error=exc)
 
 
 def reindex(
@@ -236,6 +266,7 @@ def reindex(
     encoder: OnnxEncoder,
     *,
     workers: int | None = None,
+    read: Callable[[str], bytes] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
@@ -251,7 +282,10 @@ def reindex(
         ids = [image_id for image_id, _ in batch]
         try:
             vectors = encode_paths(
-                encoder, [source for _, source in batch], workers=workers or os.cpu_count() or 1
+                encoder,
+                [source for _, source in batch],
+                workers=workers or os.cpu_count() or 1,
+                read=read,
             )
         except RevSearchError as exc:
             raise RevSearchError(

@@ -21,16 +21,19 @@ def encode_paths(
     workers: int = 2,
     on_progress: Callable[[int], None] | None = None,
     alter: Callable[[Image.Image], Image.Image] | None = None,
+    read: Callable[[str], bytes] | None = None,
 ) -> np.ndarray:
     """(N, D) vectors for ``paths``; the first unreadable file raises its RevSearchError.
 
-    ``alter`` changes each decoded image before the model's transform (robustness tests).
+    ``alter`` changes each decoded image before the model's transform (robustness tests);
+    ``read`` fetches a source's bytes (default: a local file).
     """
 
     def load(path: str) -> np.ndarray:
+        source = read(path) if read else path
         if alter is None:
-            return prepare(path, encoder.transform)
-        return encoder.transform(to_rgb(alter(decode(path).image)))
+            return prepare(source, encoder.transform)
+        return encoder.transform(to_rgb(alter(decode(source, name=path).image)))
 
     def encode_chunk(chunk: list[str]) -> np.ndarray:
         return encoder.encode_arrays(np.stack([load(p) for p in chunk]))

@@ -1,0 +1,1 @@
+"""Distributed indexing on Ray (the optional 'ray' extra); importing this package needs no Ray."""
