@@ -255,6 +255,12 @@ def main() -> None:
     parser.add_argument("--baseline-images", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument(
+        "--accuracy-from",
+        type=Path,
+        default=None,
+        help="reuse the accuracy figures of an earlier core.json (they do not depend on load)",
+    )
     args = parser.parse_args()
     model = resolve_model_path()
     with tempfile.TemporaryDirectory() as scratch:
@@ -269,8 +275,14 @@ def main() -> None:
             "onnx_vs_torch": bench_onnx_vs_torch(model),
             "int8": bench_int8(model, Path(scratch)),
         }
-        results["accuracy"] = {} if args.skip_accuracy else bench_accuracy(model, perturb=True)
-        if not args.skip_accuracy:
+        if args.accuracy_from:
+            earlier = json.loads(args.accuracy_from.read_text())
+            results["accuracy"] = earlier["accuracy"]
+            results["accuracy_int8"] = earlier["accuracy_int8"]
+        elif args.skip_accuracy:
+            results["accuracy"] = {}
+        else:
+            results["accuracy"] = bench_accuracy(model, perturb=True)
             int8_path = Path(results["int8"].pop("int8_path"))
             results["accuracy_int8"] = bench_accuracy(int8_path)
         results["int8"].pop("int8_path", None)

@@ -113,7 +113,10 @@ class Services:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
-        self.catalog.close()
+        try:
+            self.catalog.save(force=False)  # only if many writes piled up since the last save
+        finally:
+            self.catalog.close()
 
 
 async def get_services(request: Request) -> Services:
