@@ -22,7 +22,14 @@ from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, resolve_model_path
 from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
-from revsearch.indexing import ImageSource, Indexer, collect_sources, reindex, sha256_file
+from revsearch.indexing import (
+    ImageSource,
+    Indexer,
+    absolute,
+    collect_sources,
+    reindex,
+    sha256_file,
+)
 from revsearch.search import Searcher, check_k
 from revsearch.stores.reader import SourceReader
 from revsearch.vehicles import parse_class_name
@@ -178,7 +185,7 @@ def add(
     encoder = _encoder(settings, model)
     with _open_catalog(settings, catalog, create=True) as cat:
         indexer = Indexer(cat, encoder, **_limits(settings))
-        sources = [ImageSource(str(p.resolve()), class_name) for p in images]
+        sources = [ImageSource(absolute(p), class_name) for p in images]
         report = indexer.run(sources, strict=True)
         relabelled = 0
         if class_name:
@@ -206,7 +213,7 @@ def remove(ctx: click.Context, items: tuple[str, ...], catalog: Path | None) -> 
         for item in items:
             if item.isdigit() and cat.get([int(item)]):
                 ids.append(int(item))
-            elif record := cat.db.find_source(str(Path(item).expanduser().resolve())):
+            elif record := cat.db.find_source(absolute(item)):
                 ids.append(record.id)
             else:
                 raise NotFoundError(f"{item}: no image with this id or source in the catalog")

@@ -61,6 +61,11 @@ class IndexReport:
         return self.added + self.updated + self.duplicates + self.unchanged + len(self.failed)
 
 
+def absolute(path: str | Path) -> str:
+    """An absolute, normalised path that keeps symlinks as given (the source "as indexed")."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -68,7 +73,7 @@ def sha256_file(path: Path) -> str:
 def scan_folder(folder: Path) -> list[ImageSource]:
     """Every image file below ``folder`` (by extension), in a stable order."""
     files = (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    return [ImageSource(str(p.resolve())) for p in sorted(files)]
+    return [ImageSource(absolute(p)) for p in sorted(files)]
 
 
 def read_manifest(
@@ -85,12 +90,10 @@ def read_manifest(
             rows = [r for r in reader if not split or r.get("retrieval_split") == split]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BadParameterError(f"{manifest}: cannot read manifest ({exc})") from None
-    base = manifest.resolve().parent
+    base = Path(absolute(manifest)).parent
     sources = [
         ImageSource(
-            row["image"]
-            if row["image"].startswith(S3_SCHEME)
-            else str((base / row["image"]).resolve()),
+            row["image"] if row["image"].startswith(S3_SCHEME) else absolute(base / row["image"]),
             row.get("class_name") or None,
         )
         for row in rows
@@ -109,7 +112,7 @@ def collect_sources(
         return sources[:limit] if limit is not None else sources
     if path.suffix.lower() == ".csv":
         return read_manifest(path, split=split, limit=limit)
-    return [ImageSource(str(path.resolve()))]
+    return [ImageSource(absolute(path))]
 
 
 @dataclass

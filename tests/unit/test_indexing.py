@@ -49,7 +49,7 @@ def test_read_manifest(tmp_path: Path) -> None:
 
 def test_relative_manifest_paths_resolve_against_the_manifest() -> None:
     sources = read_manifest(DATASET / "manifest.csv", limit=2)
-    assert sources[0].path == str((DATASET / "images" / "train" / "00001.jpg").resolve())
+    assert sources[0].path == str(DATASET / "images" / "train" / "00001.jpg")
     assert sources[0].class_name == "Audi TTS Coupe 2012"
 
 
@@ -74,7 +74,7 @@ def test_index_resume_duplicates_and_failures(tmp_path: Path, encoder: OnnxEncod
         Image.open(cars[1]).rotate(90).save(cars[1])
         changed = Indexer(catalog, encoder).run(scan_folder(folder))
         assert changed.updated == 1 and len(catalog) == 6
-        record = catalog.db.find_source(str(cars[1].resolve()))
+        record = catalog.db.find_source(str(cars[1]))
         assert record is not None and record.width == 224
 
 
