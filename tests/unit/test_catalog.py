@@ -178,3 +178,20 @@ def test_model_switch_forces_a_rebuild(catalog: Catalog) -> None:
     catalog.db.switch_model("model-b", DIM)
     assert catalog.db.changes_since(0) is None
     assert catalog.search(vectors(60, seed=9)[7], 1)[0].record.id == 8
+
+
+def test_hnsw_is_stored_in_half_precision(catalog: Catalog) -> None:
+    vecs = vectors(80)
+    catalog.upsert(images(80), vecs)
+    index = catalog.vector_index()
+    assert index.kind == "hnsw" and index.dtype == "f16"
+    catalog.save()
+    assert json.loads((catalog.path / HNSW_STATE_FILE).read_text())["dtype"] == "f16"
+    with Catalog.open(catalog.path, exact_search_limit=50) as again:
+        hit = again.search(vecs[33], 1)[0]
+        assert hit.record.id == 34 and hit.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_search_of_a_catalog_that_never_indexed_anything(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "empty", create=True) as empty:
+        assert empty.search(vectors(1)[0], 5) == []

@@ -1,20 +1,52 @@
-"""One factory from a backend URL to a vector backend (no ``if backend == ...`` elsewhere)."""
+"""One factory from a backend URL to a vector backend (no ``if backend == ...`` elsewhere).
+
+Backends are found by URL scheme in ``BACKENDS``; each constructor imports its own optional
+dependencies, so the embedded backend never needs a server client installed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from revsearch.catalog.db import CatalogDB
-from revsearch.errors import BadParameterError
+from revsearch.errors import BadParameterError, MissingExtraError
 from revsearch.index.base import VectorBackend
+
+Constructor = Callable[[str, CatalogDB, Path, int], VectorBackend]
+
+
+def _embedded(url: str, db: CatalogDB, folder: Path, exact_search_limit: int) -> VectorBackend:
+    from revsearch.index.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(db, folder, exact_search_limit=exact_search_limit)
+
+
+def _milvus(url: str, db: CatalogDB, folder: Path, exact_search_limit: int) -> VectorBackend:
+    try:
+        from revsearch.index.milvus import MilvusBackend, parse_url
+    except ImportError as exc:
+        raise MissingExtraError("milvus", exc.name or "pymilvus") from None
+    return MilvusBackend(parse_url(url), db)
+
+
+BACKENDS: dict[str, Constructor] = {
+    "embedded": _embedded,
+    "milvus": _milvus,
+    "milvus+http": _milvus,
+    "milvus+https": _milvus,
+}
 
 
 def open_backend(
     url: str, db: CatalogDB, folder: Path, *, exact_search_limit: int = 5000
 ) -> VectorBackend:
-    """``embedded`` (default): vectors in the catalog's SQLite, exact or HNSW index."""
-    if url in ("", "embedded"):
-        from revsearch.index.embedded import EmbeddedBackend
-
-        return EmbeddedBackend(db, folder, exact_search_limit=exact_search_limit)
-    raise BadParameterError(f"unknown vector backend {url!r} (known: embedded)")
+    """``embedded`` (default): vectors in the catalog's SQLite, exact or HNSW index;
+    ``milvus://HOST:PORT/COLLECTION``: a Milvus server (the ``milvus`` extra)."""
+    scheme = "embedded" if url in ("", "embedded") else urlsplit(url).scheme
+    constructor = BACKENDS.get(scheme)
+    if constructor is None:
+        known = ", ".join(["embedded", *(f"{s}://..." for s in BACKENDS if s != "embedded")])
+        raise BadParameterError(f"unknown vector backend {url!r} (known: {known})")
+    return constructor(url, db, folder, exact_search_limit)

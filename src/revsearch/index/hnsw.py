@@ -23,15 +23,27 @@ FILTER_OVERFETCH = 16
 
 
 class HnswIndex:
+    """``dtype`` is how vectors are stored: "f32", or "f16" / "i8" for half / a quarter of the
+    memory and bandwidth. Measured by benchmarks/bench_ann.py on the catalog's embeddings:
+    f16 keeps f32's recall and is faster; i8 tops out near Recall@10 0.93."""
+
     kind = "hnsw"
 
-    def __init__(self, dim: int, *, expansion_search: int = EXPANSION_SEARCH) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        expansion_search: int = EXPANSION_SEARCH,
+        dtype: str = "f32",
+        connectivity: int = CONNECTIVITY,
+    ) -> None:
         self.dim = dim
+        self.dtype = dtype
         self._index = Index(
             ndim=dim,
             metric="cos",
-            dtype="f32",
-            connectivity=CONNECTIVITY,
+            dtype=dtype,
+            connectivity=connectivity,
             expansion_add=EXPANSION_ADD,
             expansion_search=expansion_search,
         )
@@ -69,6 +81,9 @@ class HnswIndex:
         if len(allowed) == 0:
             return top_k(np.empty(0, np.float32), np.empty(0, np.int64), k)
         vectors = np.asarray(self._index.get(allowed.astype(np.uint64)), dtype=np.float32)
+        if self.dtype != "f32":  # stored rounded (i8: scaled by 127): renormalise for cosine
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
         return top_k(vectors @ query, allowed, k)
 
     def _ann(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +102,8 @@ class HnswIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> HnswIndex:
-        index = cls(dim)
+    def load(cls, path: Path, dim: int, **options: object) -> HnswIndex:
+        """``options``: the constructor's, as the index was built with."""
+        index = cls(dim, **options)  # type: ignore[arg-type]
         index._index.load(str(path))
         return index
