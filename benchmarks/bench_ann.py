@@ -1,15 +1,15 @@
 """ANN benchmark: the embedded HNSW index (usearch) and Milvus (a milvus-lite server), side by
 side, at catalog sizes from 10k to 1M vectors of the real embedding dimension (1280).
 
-Data. The base set is the real embeddings of a catalog (read with ``CatalogDB.vectors``; by
-default /tmp/cat16k, 16,185 Stanford Cars images) minus the held-out queries, topped up with
-synthetic vectors of the same distribution: a random real vector plus Gaussian noise shaped by
-the real data's covariance (its top principal components plus the per-dimension residual
-spread), renormalised. The noise scale is calibrated so that the median cosine between a
-synthetic vector and its real parent equals the median cosine between a real vector and its
-nearest real neighbour: every real car gets a cloud of look-alikes as close as real
-look-alikes are. Queries are held-out real vectors (never in the base set). Ground truth is
-exact search (BLAS) over the whole base set.
+Data. The base set is the real embeddings of a catalog (read with ``CatalogDB.vectors``;
+``--catalog``, e.g. the 16,185-image one bench_core.py builds) minus the held-out queries,
+topped up with synthetic vectors of the same distribution: a random real vector plus Gaussian
+noise shaped by the real data's covariance (its top principal components plus the per-dimension
+residual spread), renormalised. The noise scale is calibrated so that the median cosine between
+a synthetic vector and its real parent equals the median cosine between a real vector and its
+nearest real neighbour: every real car gets a cloud of look-alikes as close as real look-alikes
+are. Queries are held-out real vectors (never in the base set). Ground truth is exact search
+(BLAS) over the whole base set.
 
 Measured for each size and index, one after the other in the same run: build time, memory
 per vector (the index's own size and the process RSS growth), and for a sweep of the search
@@ -424,7 +424,12 @@ def markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--catalog", type=Path, default=Path("/tmp/cat16k"))
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        required=True,
+        help="a built catalog whose vectors seed the data (e.g. bench_core.py --catalog DIR)",
+    )
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--dtypes", default="f32,f16", help="usearch storage: f32, f16, i8")
     parser.add_argument("--connectivity", default="16", help="usearch HNSW M values")

@@ -296,8 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     args.output.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
-    print(f"\nwrote {args.output}")
+    print(f"\nwrote {args.output} and {args.output.with_suffix('.md')}")
     failed = single["errors"] or load["errors"]
     if failed:
         print(f"error: {failed} requests failed; server log: {log}", file=sys.stderr)
