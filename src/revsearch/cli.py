@@ -150,9 +150,9 @@ def index(
         single_image = path.is_file() and path.suffix.lower() != ".csv"
         with _progress("indexing", len(sources)) as bar:
             report = indexer.run(sources, strict=single_image, on_progress=bar.update)
-        with _progress("building vector index") as bar:
+        with _progress("building vector index"):
             cat.vector_index()
-            cat.save()
+            cat.save(force=bool(report.added or report.updated))
         for _, message in report.failed:
             click.echo(f"skipped: {message}", err=True)
         click.echo(
@@ -491,4 +491,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-__all__ = ["BadParameterError", "cli", "main"]
+__all__ = ["cli", "main"]

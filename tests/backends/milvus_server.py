@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.api.server import free_port
+from tests.api.server import free_port, stop_process
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -84,14 +84,8 @@ class MilvusServer:
         self._wait_ready()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, STOP_TIMEOUT_S)
 
     def _wait_ready(self) -> None:
         """Until the port accepts connections and a real RPC answers (bounded)."""

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from tests.api.server import free_port
+from tests.api.server import free_port, stop_process
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -75,13 +75,7 @@ class MotoServer:
         return name
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)
 
 
 def require_boto3() -> None:

@@ -104,6 +104,9 @@ class EmbeddedBackend:
 
     def _load_index(self) -> VectorIndex:
         model_id, dim = self._model()
+        if not model_id:  # nothing was ever indexed
+            self._index_generation = self.db.generation
+            return ExactIndex(1)
         if self.kind == "hnsw":
             state = self._read_state()
             hnsw_path = self.folder / HNSW_FILE
