@@ -68,12 +68,16 @@ def _open_catalog(settings: Settings, catalog: Path | None, *, create: bool = Fa
     )
 
 
+def _reader(settings: Settings) -> SourceReader:
+    """Reads local and s3:// sources for the indexing commands."""
+    return SourceReader(settings.max_upload_bytes, settings.s3_endpoint_url)
+
+
 def _limits(settings: Settings) -> dict[str, Any]:
-    """Size limits and the reader of local and s3:// sources, for indexing commands."""
     return {
         "max_pixels": settings.max_pixels,
         "max_bytes": settings.max_upload_bytes,
-        "read": SourceReader(settings.max_upload_bytes, settings.s3_endpoint_url),
+        "read": _reader(settings),
     }
 
 
@@ -319,7 +323,7 @@ def reindex_command(
             cat,
             encoder,
             workers=workers,
-            read=_limits(settings)["read"],
+            read=_reader(settings),
             on_start=lambda total: bar.reset(total=total),
             on_progress=bar.update,
         )

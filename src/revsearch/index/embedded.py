@@ -66,8 +66,6 @@ class EmbeddedBackend:
     def search(
         self, query: np.ndarray, k: int, filters: Filters | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        if not self._model()[0]:  # nothing was ever indexed
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         allowed = None
         if filters:
             allowed = self.db.filter_ids(filters.make, filters.year_min, filters.year_max)
@@ -78,6 +76,8 @@ class EmbeddedBackend:
         """The loaded index, caught up with the database by deltas, or (re)built."""
         with self._lock:
             index = self._index
+            if index is not None and self._index_generation == self.db.generation:
+                return index  # the common case: no count(*) on the query path
             if index is None or index.kind != self.kind or not self._catch_up(index):
                 self._index = self._load_index()
             return self._index
