@@ -5,8 +5,8 @@
 #   docker build -t revsearch .
 #   docker build --build-arg EXTRAS=serve,s3 -t revsearch .   # without the Milvus client
 #
-# The encoder model is not baked in: mount it (compose.yaml mounts ./models at /models) or
-# bake it with a two-line derived image (docs/deployment.md, "The encoder model").
+# The default encoder ships inside the package (src/revsearch/models/); another model can be
+# mounted and named with REVSEARCH_MODEL (docs/deployment.md, "The encoder model").
 
 FROM python:3.11-slim AS build
 # serve: FastAPI + uvicorn; s3: boto3 (images in MinIO/S3); milvus: the vector-server client.
@@ -24,8 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     REVSEARCH_HOME=/data \
-    REVSEARCH_CATALOG=/data/catalog \
-    REVSEARCH_MODEL=/models/efficientnet-lite0-imagenet.onnx
+    REVSEARCH_CATALOG=/data/catalog
 COPY --from=build /wheels /wheels
 # Only the wheels built above (--no-index): the image holds exactly what was resolved there.
 # hadolint ignore=DL3013

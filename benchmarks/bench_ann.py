@@ -1,5 +1,5 @@
 """ANN benchmark: the embedded HNSW index (usearch) and Milvus (a milvus-lite server), side by
-side, at catalog sizes from 10k to 1M vectors of the real embedding dimension (1280).
+side, at catalog sizes from 10k to 1M vectors of the encoder's embedding dimension.
 
 Data. The base set is the real embeddings of a catalog (read with ``CatalogDB.vectors``;
 ``--catalog``, e.g. the 16,185-image one bench_core.py builds) minus the held-out queries,

@@ -21,7 +21,8 @@ if [ -z "${SKIP_BROWSER:-}" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-# The default encoder: ImageNet EfficientNet-Lite0 exported by our own code (no download).
+# The default encoder ships in the package (src/revsearch/models/); without it (a trimmed
+# checkout), fall back to the ImageNet EfficientNet-Lite0 exported by our own code.
 if ! .venv/bin/python -c "from revsearch.encoder.registry import resolve_model_path as r; r()" 2>/dev/null; then
   .venv/bin/revsearch export-model
 fi

@@ -9,7 +9,7 @@ import pytest
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.encoder.registry import resolve_model_path
+from revsearch.encoder.registry import resolve_model_path, shipped_float_model
 from revsearch.errors import ModelNotFoundError
 from revsearch.indexing import Indexer, read_manifest
 from tests.samples import DATASET, small_rows, write_manifest
@@ -32,6 +32,12 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         output = tmp_path_factory.mktemp("model") / f"{DEFAULT_PRETRAINED}.onnx"
         export_pretrained(get_pretrained(DEFAULT_PRETRAINED), output)
         return output
+
+
+@pytest.fixture(scope="session")
+def float_model_path(model_path: Path) -> Path:
+    """The float model behind the default one (which may be its int8 copy)."""
+    return shipped_float_model() or model_path
 
 
 @pytest.fixture(scope="session")

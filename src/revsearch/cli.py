@@ -32,6 +32,7 @@ from revsearch.indexing import (
 )
 from revsearch.search import Searcher, check_k
 from revsearch.stores.reader import SourceReader
+from revsearch.training.commands import train_command, tune_command
 from revsearch.vehicles import parse_class_name
 
 PARTIAL_EXIT_CODE = 3  # indexing finished, but some files were skipped
@@ -465,6 +466,10 @@ def serve(
         workers=workers,
         log_level="warning",
     )
+
+
+cli.add_command(train_command)
+cli.add_command(tune_command)
 
 
 def main(argv: list[str] | None = None) -> None:

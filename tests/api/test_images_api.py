@@ -8,6 +8,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from revsearch.encoder.onnx import OnnxEncoder
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo
 from tests.api.server import LiveServer
@@ -83,12 +84,12 @@ def test_image_ids_are_never_paths(client: httpx.Client, path: str) -> None:
     assert "error" in response.json()
 
 
-def test_stats(client: httpx.Client) -> None:
+def test_stats(client: httpx.Client, encoder: OnnxEncoder) -> None:
     stats = client.get("/api/stats").json()
     assert 230 < stats["images"] < 250  # write tests add and remove a few
     assert stats["classes"] == 20
-    assert stats["model_id"] == "efficientnet-lite0-imagenet"
-    assert stats["embedding_dim"] == 1280
+    assert stats["model_id"] == encoder.model_id
+    assert stats["embedding_dim"] == encoder.dim
     assert stats["index_kind"] == "exact"
     assert stats["max_upload_bytes"] == 20 * 1024 * 1024
     assert "catalog" not in stats  # the server's folder layout is not disclosed

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from revsearch.encoder.onnx import OnnxEncoder
 from tests.samples import (
     DATASET,
     car_photo,
@@ -222,11 +223,11 @@ def test_killed_indexing_leaves_a_consistent_catalog_that_resumes(tmp_path: Path
     assert stats(catalog, env)["images"] == 1000
 
 
-def test_eval_reports_the_standard_metrics(small_manifest: Path, env) -> None:
+def test_eval_reports_the_standard_metrics(small_manifest: Path, env, encoder) -> None:
     result = revsearch("eval", "--manifest", small_manifest, "--limit", "120", "--json", env=env)
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
-    assert metrics["model_id"] == "efficientnet-lite0-imagenet" and metrics["images"] == 120
+    assert metrics["model_id"] == encoder.model_id and metrics["images"] == 120
     for key in ("recall@1", "recall@2", "recall@4", "recall@8", "map@r"):
         assert 0 <= metrics[key] <= 1
     assert metrics["recall@1"] <= metrics["recall@2"] <= metrics["recall@4"] <= metrics["recall@8"]
@@ -239,18 +240,20 @@ def test_help_lists_every_command(env) -> None:
         assert command in result.stdout
 
 
-def test_quantize_model(tmp_path: Path, small_manifest: Path, env) -> None:
+def test_quantize_model(tmp_path: Path, small_manifest: Path, env, float_model_path) -> None:
+    float_id = OnnxEncoder(float_model_path, threads=1).model_id
     refused = revsearch("quantize-model", "--manifest", small_manifest, env=env)
     assert refused.returncode != 0
     assert refused.stderr.strip().endswith("no rows with retrieval_split 'train'")
     train = write_manifest(small_rows(classes=2, per_class=4, split="train"), tmp_path / "t.csv")
     output = tmp_path / "int8.onnx"
-    done = revsearch("quantize-model", "--manifest", train, "--output", output, env=env)
+    done = revsearch("quantize-model", "--manifest", train, "--output", output,
+                     "--model", float_model_path, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "efficientnet-lite0-imagenet-int8" in done.stdout and output.is_file()
+    assert f"{float_id}-int8" in done.stdout and output.is_file()
     result = revsearch("eval", "--manifest", small_manifest, "--limit", "48", "--json",
                        "--model", output, env=env)  # fmt: skip
-    assert json.loads(result.stdout)["model_id"] == "efficientnet-lite0-imagenet-int8"
+    assert json.loads(result.stdout)["model_id"] == f"{float_id}-int8"
 
 
 def test_eval_with_perturbed_queries(small_manifest: Path, env) -> None:

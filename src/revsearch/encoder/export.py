@@ -90,20 +90,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, output: Path) -> float:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with warnings.catch_warnings():
-            # The TorchScript exporter warns about constant folding of the Slice ops from
-            # "same" padding; parity below is what tells whether the graph is right.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (example,),
-                str(tmp),
-                input_names=["images"],
-                output_names=["embeddings"],
-                dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
-                opset_version=OPSET,
-                dynamo=False,
-            )
+        export_graph(model, example, tmp, output_name="embeddings")
         proto = onnx.load(str(tmp))
         entry = proto.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, spec.to_json()
@@ -118,6 +105,26 @@ def export_onnx(model: nn.Module, spec: ModelSpec, output: Path) -> float:
         return diff
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def export_graph(
+    model: nn.Module, example: torch.Tensor, path: Path, output_name: str = "embeddings"
+) -> None:
+    """Plain ONNX graph with a dynamic batch axis (the model's or a part of it)."""
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns about constant folding of the Slice ops from
+        # "same" padding; parity checks are what tell whether the graph is right.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model.eval(),
+            (example,),
+            str(path),
+            input_names=["images"],
+            output_names=[output_name],
+            dynamic_axes={"images": {0: "batch"}, output_name: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
 
 
 def parity(model: nn.Module, onnx_path: Path, spec: ModelSpec, batch: int = 4) -> float:

@@ -55,8 +55,20 @@ PRETRAINED: dict[str, Pretrained] = {
 }
 DEFAULT_PRETRAINED = "efficientnet-lite0-imagenet"
 
-# Models trained by this project and shipped with the package (see models/README.md).
+# Models trained by this project and shipped with the package (see models/README.md): the
+# default encoder, and the float model it was quantised from.
 PACKAGED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_DEFAULT = "revsearch-cars-lite0-int8.onnx"
+SHIPPED_FLOAT = "revsearch-cars-lite0.onnx"
+
+
+def shipped_model(name: str = SHIPPED_DEFAULT) -> Path | None:
+    path = PACKAGED_MODELS_DIR / name
+    return path if path.is_file() else None
+
+
+def shipped_float_model() -> Path | None:
+    return shipped_model(SHIPPED_FLOAT)
 
 
 def get_pretrained(name: str) -> Pretrained:
@@ -76,14 +88,14 @@ def default_export_path(name: str = DEFAULT_PRETRAINED) -> Path:
 
 
 def resolve_model_path(explicit: Path | None = None) -> Path:
-    """Explicit path, else a model shipped in the package, else the exported Lite0."""
+    """Explicit path, else the model shipped in the package, else the exported ImageNet Lite0."""
     if explicit is not None:
         if not explicit.is_file():
             raise ModelNotFoundError(f"model file not found: {explicit}")
         return explicit
-    shipped = sorted(PACKAGED_MODELS_DIR.glob("*.onnx")) if PACKAGED_MODELS_DIR.is_dir() else []
-    if shipped:
-        return shipped[0]
+    shipped = shipped_model()
+    if shipped is not None:
+        return shipped
     exported = default_export_path()
     if exported.is_file():
         return exported

@@ -1,0 +1,115 @@
+"""``revsearch train`` and ``revsearch tune``; torch and friends are imported only when run."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from tqdm import tqdm
+
+from revsearch.errors import BadParameterError
+
+if TYPE_CHECKING:
+    from revsearch.training.recipe import Recipe
+    from revsearch.training.trainer import EpochReport, Progress
+
+
+def recipe_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--recipe", type=click.Path(path_type=Path, dir_okay=False), required=True,
+            help="TOML recipe, e.g. recipes/cars-lite0.toml.",
+        ),
+        click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, help="Labelled manifest CSV (overrides the recipe)."),
+        click.option("--epochs", type=int, default=None, help="Override the recipe's epochs."),
+        click.option("--limit", type=int, default=None, help="First N rows only (smoke runs)."),
+        click.option("--seed", type=int, default=None, help="Override the recipe's seed."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _recipe(recipe: Path, **overrides: Any) -> Recipe:
+    from revsearch.training.recipe import load_recipe
+
+    manifest = overrides.pop("manifest")
+    if manifest is not None:
+        if not manifest.is_file():
+            raise BadParameterError(f"{manifest}: no such file")
+        overrides["manifest"] = str(manifest.resolve())
+    return load_recipe(recipe, **overrides)
+
+
+def _progress() -> Progress:
+    from revsearch.training.trainer import Progress
+
+    def on_cache(name: str, total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=f"caching {name} features", unit="img", file=sys.stderr)
+
+        def update(count: int) -> None:
+            bar.update(count)
+            if bar.n >= total:
+                bar.close()
+
+        return update
+
+    def on_epoch(report: EpochReport) -> None:
+        recall = "" if report.val_recall_at_1 is None else f"  val R@1 {report.val_recall_at_1:.4f}"
+        click.echo(
+            f"epoch {report.epoch + 1}: loss {report.loss:.4f}{recall}  ({report.seconds:.0f} s)",
+            err=True,
+        )
+
+    return Progress(on_cache=on_cache, on_epoch=on_epoch)
+
+
+@click.command(name="train")
+@recipe_options
+@click.option(
+    "--run-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Where the run lives (default: runs/RECIPE-FILE-STEM); an unfinished run resumes.",
+)  # fmt: skip
+@click.option("--restart", is_flag=True, help="Discard the run folder's checkpoint first.")
+def train_command(run_dir: Path | None, restart: bool, recipe: Path, **overrides: Any) -> None:
+    """Train a retrieval encoder from a recipe and export it to ONNX (needs the 'train' extra)."""
+    from revsearch.training.trainer import train
+
+    spec = _recipe(recipe, **overrides)
+    run_dir = run_dir or Path("runs") / recipe.stem
+    if restart and run_dir.exists():
+        shutil.rmtree(run_dir)
+    result = train(spec, run_dir, progress=_progress())
+    recall = result.best_val_recall_at_1
+    chosen = "" if recall is None else f", val R@1 {recall:.4f}"
+    click.echo(
+        f"exported {result.spec.model_id} to {result.model_path} "
+        f"(epoch {result.best_epoch + 1}{chosen}; max |torch - onnxruntime| = {result.parity:.1e})"
+    )
+
+
+@click.command(name="tune")
+@recipe_options
+@click.option("--trials", type=click.IntRange(min=1), required=True, help="Finished trials.")
+@click.option(
+    "--study-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Study folder (default: runs/RECIPE-FILE-STEM-tuning); an existing study resumes.",
+)  # fmt: skip
+def tune_command(trials: int, study_dir: Path | None, recipe: Path, **overrides: Any) -> None:
+    """Tune a recipe's hyper-parameters with Optuna on held-out training classes."""
+    from revsearch.training.tune import tune
+
+    spec = _recipe(recipe, **overrides)
+    study_dir = study_dir or Path("runs") / f"{recipe.stem}-tuning"
+
+    def on_trial(trial: Any) -> None:
+        click.echo(f"trial {trial.number}: {trial.state.name} {trial.value} {trial.params}")
+
+    study = tune(spec, study_dir, trials, progress=_progress(), on_trial=on_trial)
+    best = study.best_trial
+    click.echo(f"best trial {best.number}: val R@1 {best.value:.4f} with {best.params}")

@@ -1,0 +1,91 @@
+"""Labelled images from a manifest, a class-disjoint validation split, class-balanced batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from revsearch.errors import BadParameterError
+from revsearch.indexing import read_manifest
+
+
+@dataclass(frozen=True)
+class Labelled:
+    paths: list[str]
+    labels: np.ndarray  # int class index per path, 0..classes-1
+    class_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, classes: Sequence[int]) -> Labelled:
+        keep = np.isin(self.labels, classes)
+        names = [self.class_names[c] for c in sorted(classes)]
+        remap = {old: new for new, old in enumerate(sorted(classes))}
+        return Labelled(
+            [p for p, k in zip(self.paths, keep, strict=True) if k],
+            np.array([remap[c] for c in self.labels[keep]], dtype=np.int64),
+            names,
+        )
+
+
+def load_labelled(manifest: Path, split: str | None, limit: int | None = None) -> Labelled:
+    sources = read_manifest(manifest, split=split or None, limit=limit)
+    if not sources or any(s.class_name is None for s in sources):
+        raise BadParameterError(f"{manifest}: training needs rows with a 'class_name'")
+    names = sorted({s.class_name for s in sources if s.class_name})
+    if len(names) < 2:
+        raise BadParameterError(f"{manifest}: training needs at least two classes")
+    index = {name: i for i, name in enumerate(names)}
+    labels = np.array([index[s.class_name] for s in sources if s.class_name], dtype=np.int64)
+    return Labelled([s.path for s in sources], labels, names)
+
+
+def split_classes(data: Labelled, val_fraction: float, seed: int) -> tuple[Labelled, Labelled]:
+    """Hold out whole classes: validation must measure retrieval of unseen classes."""
+    classes = np.random.default_rng(seed).permutation(len(data.class_names))
+    n_val = round(len(classes) * val_fraction)
+    if val_fraction > 0 and not 2 <= n_val <= len(classes) - 2:
+        raise BadParameterError(
+            f"val_fraction {val_fraction} of {len(classes)} classes leaves too few on a side"
+        )
+    val = sorted(int(c) for c in classes[:n_val])
+    train = sorted(int(c) for c in classes[n_val:])
+    return data.subset(train), data.subset(val) if val else data.subset([])
+
+
+def balanced_batches(
+    labels: np.ndarray, classes_per_batch: int, per_class: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """One epoch of P×K batches: ``classes_per_batch`` classes, ``per_class`` images each.
+
+    Every image is drawn about once per epoch; small classes repeat images to fill K.
+    """
+    by_class: dict[int, list[int]] = defaultdict(list)
+    for i in rng.permutation(len(labels)):
+        by_class[int(labels[i])].append(int(i))
+    groups = []
+    for items in by_class.values():
+        for start in range(0, len(items), per_class):
+            group = items[start : start + per_class]
+            while len(group) < per_class:
+                group.append(items[int(rng.integers(len(items)))])
+            groups.append((int(labels[group[0]]), group))
+    order = rng.permutation(len(groups))
+    pending: list[tuple[int, list[int]]] = [groups[i] for i in order]
+    while pending:
+        batch, used, rest = [], set(), []
+        for cls, group in pending:
+            if cls not in used and len(used) < classes_per_batch:
+                used.add(cls)
+                batch.extend(group)
+            else:
+                rest.append((cls, group))
+        if len(used) < 2:
+            return  # a lone class cannot form positives and negatives
+        yield np.array(batch, dtype=np.int64)
+        pending = rest

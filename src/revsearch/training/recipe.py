@@ -1,0 +1,98 @@
+"""A training recipe: every setting of a run in one TOML file, so a result is reproducible."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from revsearch.errors import BadParameterError
+
+LOSSES = ("proxy_anchor", "norm_softmax")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Defaults are the shipped model's recipe (recipes/cars-lite0.toml repeats them)."""
+
+    name: str = "revsearch-cars-lite0"
+    backbone: str = "efficientnet-lite0-imagenet"
+    seed: int = 0
+    # Data: any manifest with class labels; only rows of ``split`` are used.
+    manifest: str = ""
+    split: str = "train"
+    val_fraction: float = 0.2  # share of the classes held out (class-disjoint) to select on
+    limit: int | None = None  # first N rows only (smoke runs)
+    # Model: the last ``trainable_blocks`` MBConv blocks + head are trained; the rest is frozen.
+    embedding_dim: int = 512
+    trainable_blocks: int = 5
+    # Augmentation: ``views`` cached augmented views per image, at this strength (0-1).
+    views: int = 6
+    augment_strength: float = 1.0
+    # Optimisation.
+    epochs: int = 12
+    batch_classes: int = 16
+    batch_per_class: int = 4
+    lr: float = 3e-4  # trained backbone blocks
+    head_lr: float = 3e-3
+    loss_lr: float = 3e-2  # proxies / class weights
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 1  # backbone frozen while the head and proxies settle
+    # Loss.
+    loss: str = "proxy_anchor"
+    margin: float = 0.1
+    alpha: float = 32.0  # Proxy-Anchor scale
+    temperature: float = 0.05  # normalised-softmax temperature
+    threads: int = 0  # torch / ONNX Runtime threads (0: all cores)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "loss": self.loss in LOSSES,
+            "val_fraction": 0.0 <= self.val_fraction < 1.0,
+            "embedding_dim": self.embedding_dim >= 8,
+            "trainable_blocks": 1 <= self.trainable_blocks <= 16,
+            "views": self.views >= 1,
+            "augment_strength": 0.0 <= self.augment_strength <= 1.0,
+            "epochs": self.epochs >= 1,
+            "batch_classes": self.batch_classes >= 2,
+            "batch_per_class": self.batch_per_class >= 1,
+            "warmup_epochs": self.warmup_epochs >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise BadParameterError(f"recipe: invalid value for {', '.join(bad)}")
+
+    def replace(self, **changes: Any) -> Recipe:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def cache_key(self) -> dict[str, Any]:
+        """What the cached frozen features depend on (tuning other settings reuses them)."""
+        keys = ("backbone", "seed", "manifest", "split", "limit", "trainable_blocks")
+        return {k: getattr(self, k) for k in (*keys, "views", "augment_strength")}
+
+
+def load_recipe(path: Path, **overrides: Any) -> Recipe:
+    """Read a TOML recipe; a relative ``manifest`` is relative to the recipe file."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadParameterError(f"{path}: no such recipe file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadParameterError(f"{path}: cannot read recipe ({exc})") from None
+    known = {f.name: f for f in fields(Recipe)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise BadParameterError(f"{path}: unknown recipe settings: {', '.join(unknown)}")
+    values = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+    manifest = values.get("manifest")
+    if manifest and "manifest" in raw and not overrides.get("manifest"):
+        values["manifest"] = str((path.parent / manifest).resolve())
+    try:
+        return Recipe(**values)
+    except TypeError as exc:
+        raise BadParameterError(f"{path}: {exc}") from None

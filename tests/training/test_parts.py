@@ -1,0 +1,134 @@
+"""The training pipeline's parts on hand-made inputs: recipe, sampler, split, losses, views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from revsearch.errors import BadParameterError
+from revsearch.preprocess import Transform
+from revsearch.training.augment import PadToAspect, augmented, build_pipeline
+from revsearch.training.data import Labelled, balanced_batches, split_classes
+from revsearch.training.losses import NormSoftmaxLoss, ProxyAnchorLoss
+from revsearch.training.recipe import Recipe, load_recipe
+from tests.samples import DATASET, small_rows
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_recipe_loads_and_points_at_the_training_classes() -> None:
+    recipe = load_recipe(REPO / "recipes" / "cars-lite0.toml")
+    assert recipe.split == "train" and recipe.val_fraction > 0
+    assert Path(recipe.manifest) == (DATASET / "manifest.csv").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs = 0", "invalid value for epochs"),
+        ("loss = 'triplet'", "invalid value for loss"),
+        ("learning_rate = 1.0", "unknown recipe settings: learning_rate"),
+        ("epochs = [", "cannot read recipe"),
+    ],
+)
+def test_bad_recipes_are_refused_with_the_setting_named(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(BadParameterError, match=message):
+        load_recipe(path)
+
+
+def test_overrides_win_and_a_relative_manifest_follows_the_recipe_file(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text('manifest = "data/m.csv"\nepochs = 3\n')
+    recipe = load_recipe(tmp_path / "r.toml", epochs=7)
+    assert recipe.epochs == 7 and recipe.manifest == str(tmp_path / "data" / "m.csv")
+
+
+def labelled(sizes: list[int]) -> Labelled:
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    return Labelled(
+        [f"img{i}" for i in range(len(labels))], labels, [f"c{i}" for i in range(len(sizes))]
+    )
+
+
+def test_batches_are_class_balanced_and_cover_every_image_once() -> None:
+    data = labelled([9, 4, 7, 3, 8, 5])
+    rng = np.random.default_rng(1)
+    batches = list(balanced_batches(data.labels, classes_per_batch=3, per_class=2, rng=rng))
+    seen = np.concatenate(batches)
+    assert set(seen.tolist()) == set(range(len(data)))  # nothing is left out
+    for batch in batches:
+        classes, counts = np.unique(data.labels[batch], return_counts=True)
+        assert 2 <= len(classes) <= 3 and set(counts.tolist()) == {2}
+    assert len(seen) <= len(data) + len(data.class_names)  # padding only fills odd groups
+
+
+def test_validation_classes_are_disjoint_from_training_classes() -> None:
+    data = labelled([5] * 10)
+    train, val = split_classes(data, 0.3, seed=0)
+    train_names = {train.class_names[c] for c in train.labels}
+    val_names = {val.class_names[c] for c in val.labels}
+    assert len(val_names) == 3 and len(train_names) == 7 and not train_names & val_names
+    assert len(train) + len(val) == len(data)
+    assert set(train.labels.tolist()) == set(range(7))  # labels renumbered from 0
+    with pytest.raises(BadParameterError, match="too few"):
+        split_classes(labelled([5, 5, 5]), 0.1, seed=0)
+
+
+@pytest.mark.parametrize("loss_class", [ProxyAnchorLoss, NormSoftmaxLoss])
+def test_losses_prefer_embeddings_near_their_own_class(loss_class: type) -> None:
+    torch.manual_seed(0)
+    loss = loss_class(4, 16)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    proxies = torch.nn.functional.normalize(loss.proxies.detach(), dim=1)
+    aligned = proxies[labels]
+    confused = proxies[(labels + 1) % 4]
+    with torch.no_grad():
+        assert loss(aligned, labels).item() < loss(confused, labels).item()
+    value = loss(torch.nn.functional.normalize(torch.randn(6, 16), dim=1), labels)
+    value.backward()
+    assert torch.isfinite(value) and loss.proxies.grad is not None
+
+
+def test_proxy_anchor_matches_its_formula_on_a_hand_made_case() -> None:
+    loss = ProxyAnchorLoss(2, 2, margin=0.1, alpha=2.0)
+    with torch.no_grad():
+        loss.proxies.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    labels = torch.tensor([0, 0])
+    # Proxy 0 has both as positives (cos 1.0 and 0.6); proxy 1 has none, both as negatives
+    # (cos 0.0 and 0.8). Positive term averages over proxies with positives (1), negative
+    # term over all proxies (2).
+    pos = np.log1p(np.exp(-2 * (1.0 - 0.1)) + np.exp(-2 * (0.6 - 0.1)))
+    neg = np.log1p(np.exp(2 * (0.0 + 0.1)) + np.exp(2 * (0.8 + 0.1))) / 2
+    with torch.no_grad():
+        assert loss(embeddings, labels).item() == pytest.approx(pos + neg, rel=1e-5)
+
+
+def test_pad_to_aspect_widens_the_frame_around_the_untouched_image() -> None:
+    image = np.full((50, 40, 3), 7, dtype=np.uint8)
+    out = PadToAspect(max_ratio=2.0, p=1.0)(image=image)["image"]
+    assert out.shape[0] * out.shape[1] > 50 * 40
+    assert (out == 7).all(axis=2).sum() >= 50 * 40  # the original pixels are all there
+
+
+def test_views_have_the_model_input_shape_and_repeat_with_the_seed() -> None:
+    path = DATASET / small_rows(classes=1, per_class=1, split="train")[0]["image"]
+    transform = Transform(224, (0.5,) * 3, (0.5,) * 3)
+    first = augmented(path, build_pipeline(224, 1.0, seed=3), transform)
+    again = augmented(path, build_pipeline(224, 1.0, seed=3), transform)
+    other = augmented(path, build_pipeline(224, 1.0, seed=4), transform)
+    clean = augmented(path, None, transform)
+    assert first.shape == clean.shape == (3, 224, 224) and first.dtype == np.float32
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert not np.array_equal(first, clean)
+
+
+def test_recipe_rejects_a_validation_share_of_one() -> None:
+    with pytest.raises(BadParameterError, match="val_fraction"):
+        Recipe(val_fraction=1.0)
