@@ -23,6 +23,7 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, resolve_model_path
 from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
 from revsearch.indexing import (
+    IMAGE_SUFFIXES,
     ImageSource,
     Indexer,
     absolute,
@@ -31,7 +32,7 @@ from revsearch.indexing import (
     sha256_file,
 )
 from revsearch.search import Searcher, check_k
-from revsearch.stores.reader import SourceReader
+from revsearch.stores.reader import S3_SCHEME, SourceReader
 from revsearch.training.commands import train_command, tune_command
 from revsearch.vehicles import parse_class_name
 
@@ -74,6 +75,17 @@ def _reader(settings: Settings) -> SourceReader:
     return SourceReader(settings.max_upload_bytes, settings.s3_endpoint_url)
 
 
+def _s3_sources(settings: Settings, url: str, limit: int | None) -> list[ImageSource]:
+    """Every image object under an ``s3://bucket/prefix`` (by extension), in key order."""
+    from revsearch.stores.s3 import S3Store
+
+    store = S3Store.from_url(url, endpoint_url=settings.s3_endpoint_url)
+    urls = store.list_images(IMAGE_SUFFIXES)
+    if not urls:
+        raise NotFoundError(f"{url}: no images there")
+    return [ImageSource(u) for u in urls[:limit]]
+
+
 def _limits(settings: Settings) -> dict[str, Any]:
     return {
         "max_pixels": settings.max_pixels,
@@ -105,7 +117,7 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path")
 @catalog_option
 @model_option
 @click.option("--split", default=None, help="Only manifest rows with this retrieval_split.")
@@ -125,7 +137,7 @@ def cli(ctx: click.Context) -> None:
 @click.pass_context
 def index(
     ctx: click.Context,
-    path: Path,
+    path: str,
     catalog: Path | None,
     model: Path | None,
     split: str | None,
@@ -134,13 +146,16 @@ def index(
     engine: str,
     ray_address: str | None,
 ) -> None:
-    """Index a folder of images, a manifest CSV, or one image.
+    """Index a folder of images, a manifest CSV, one image, or an s3://bucket/prefix.
 
     Safe to interrupt: committed batches are kept and a re-run skips them. Unreadable files
     in a folder or manifest are skipped and listed, and the exit status is then 3.
     """
     settings = _settings(ctx)
-    sources = collect_sources(path, split=split, limit=limit)
+    if path.startswith(S3_SCHEME):
+        sources = _s3_sources(settings, path, limit)
+    else:
+        sources = collect_sources(Path(path), split=split, limit=limit)
     encoder = _encoder(settings, model, threads=1)  # one thread per worker
     limits = _limits(settings)
     with _open_catalog(settings, catalog, create=True) as cat:
@@ -152,7 +167,8 @@ def index(
             )
         else:
             indexer = Indexer(cat, encoder, workers=workers, **limits)
-        single_image = path.is_file() and path.suffix.lower() != ".csv"
+        local = Path(path)
+        single_image = local.is_file() and local.suffix.lower() != ".csv"
         with _progress("indexing", len(sources)) as bar:
             report = indexer.run(sources, strict=single_image, on_progress=bar.update)
         with _progress("building vector index"):

@@ -59,3 +59,32 @@ def test_reader_limits_and_pickling(s3_manifest: Path, moto: MotoServer) -> None
         reader(source)
     shipped = pickle.loads(pickle.dumps(SourceReader(s3_endpoint_url=moto.url)))
     assert shipped(source)[:2] == b"\xff\xd8"  # a JPEG, read by a fresh client
+
+
+def test_index_command_lists_an_s3_prefix(
+    s3_manifest: Path,
+    moto: MotoServer,
+    tmp_path: Path,
+    model_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`revsearch index s3://bucket/prefix` indexes every image object under the prefix."""
+    from revsearch.cli import main
+
+    bucket = read_manifest(s3_manifest)[0].path.removeprefix("s3://").split("/")[0]
+    client = moto.client()
+    client.put_object(Bucket=bucket, Key="cars/notes.txt", Body=b"not an image")
+    client.put_object(Bucket=bucket, Key="other/car.jpg", Body=b"outside the prefix")
+    monkeypatch.setenv("REVSEARCH_S3_ENDPOINT_URL", moto.url)
+    monkeypatch.setenv("REVSEARCH_MODEL", str(model_path))
+    catalog = tmp_path / "cat"
+    main(["index", f"s3://{bucket}/cars", "--catalog", str(catalog), "--workers", "1"])
+    with Catalog.open(catalog) as opened:
+        sources = sorted(r.source for r in opened.get(list(range(1, 10))).values())
+    assert sources == sorted(s.path for s in read_manifest(s3_manifest)[:-1])  # 6 photos
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["index", f"s3://{bucket}/nothing-here", "--catalog", str(catalog)])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip().endswith(f"s3://{bucket}/nothing-here: no images there")

@@ -14,7 +14,7 @@ from usearch.index import Index
 
 from revsearch.index.base import top_k
 
-# Build and search parameters, checked for Recall@10 >= 0.95 by benchmarks/bench_index.py.
+# Build and search parameters; benchmarks/bench_ann.py measures recall and speed per setting.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 96

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,22 @@ class S3Store:
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
+
+    def list_images(self, suffixes: Iterable[str]) -> list[str]:
+        """``s3://`` URLs of the objects under the prefix whose name ends with a suffix."""
+        wanted = tuple(s.lower() for s in suffixes)
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        urls = []
+        with self._errors("listing images"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                urls += [
+                    self.url(item["Key"])
+                    for item in page.get("Contents", [])
+                    if item["Key"].lower().endswith(wanted)
+                ]
+        return sorted(urls)
 
     def get(self, source: str) -> bytes:
         bucket, key = self._locate(source)
