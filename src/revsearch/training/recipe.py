@@ -11,6 +11,11 @@ from typing import Any
 from revsearch.errors import BadParameterError
 
 LOSSES = ("proxy_anchor", "norm_softmax")
+# The settings the cached trunk features depend on: data, split, frozen part, augmentation.
+CACHE_KEYS = (
+    "backbone", "seed", "manifest", "split", "limit", "val_fraction",
+    "trainable_blocks", "views", "augment_strength",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,7 @@ class Recipe:
 
     def cache_key(self) -> dict[str, Any]:
         """What the cached frozen features depend on (tuning other settings reuses them)."""
-        keys = ("backbone", "seed", "manifest", "split", "limit", "trainable_blocks")
-        return {k: getattr(self, k) for k in (*keys, "views", "augment_strength")}
+        return {name: getattr(self, name) for name in CACHE_KEYS}
 
 
 def load_recipe(path: Path, **overrides: Any) -> Recipe:
@@ -84,14 +88,12 @@ def load_recipe(path: Path, **overrides: Any) -> Recipe:
         raise BadParameterError(f"{path}: no such recipe file") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BadParameterError(f"{path}: cannot read recipe ({exc})") from None
-    known = {f.name: f for f in fields(Recipe)}
-    unknown = sorted(set(raw) - set(known))
+    unknown = sorted(set(raw) - {f.name for f in fields(Recipe)})
     if unknown:
         raise BadParameterError(f"{path}: unknown recipe settings: {', '.join(unknown)}")
+    if raw.get("manifest"):
+        raw["manifest"] = str((path.parent / raw["manifest"]).resolve())
     values = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
-    manifest = values.get("manifest")
-    if manifest and "manifest" in raw and not overrides.get("manifest"):
-        values["manifest"] = str((path.parent / manifest).resolve())
     try:
         return Recipe(**values)
     except TypeError as exc:

@@ -7,6 +7,7 @@ of an epoch derives from (seed, epoch), so a resumed run continues exactly where
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -20,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from revsearch.encoder.export import export_onnx
-from revsearch.encoder.registry import LITE_MEAN, LITE_STD, get_pretrained
+from revsearch.encoder.export import export_onnx, pretrained_spec
+from revsearch.encoder.registry import get_pretrained
 from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
@@ -53,16 +54,12 @@ class TrainResult:
     parity: float
 
 
+@dataclass(frozen=True)
 class Progress:
     """Callbacks a caller may watch: the cache build and each finished epoch."""
 
-    def __init__(
-        self,
-        on_cache: Callable[[str, int], Callable[[int], None]] | None = None,
-        on_epoch: Callable[[EpochReport], None] | None = None,
-    ) -> None:
-        self.on_cache = on_cache
-        self.on_epoch = on_epoch
+    on_cache: Callable[[str, int], Callable[[int], None]] | None = None
+    on_epoch: Callable[[EpochReport], None] | None = None
 
 
 def train(
@@ -90,9 +87,7 @@ def train(
     data = load_labelled(Path(recipe.manifest), recipe.split, recipe.limit)
     train_set, val_set = split_classes(data, recipe.val_fraction, recipe.seed)
     model = build_model(recipe.backbone, recipe.trainable_blocks, recipe.embedding_dim)
-    cache = cache_directory(
-        cache_root or run_dir.parent / "cache", {**recipe.cache_key(), "val": recipe.val_fraction}
-    )
+    cache = cache_directory(cache_root or run_dir.parent / "cache", recipe.cache_key())
     train_features = _features(model, recipe, train_set, cache, "train", recipe.views, progress)
     val_features = (
         _features(model, recipe, val_set, cache, "val", 1, progress) if len(val_set) else None
@@ -194,16 +189,12 @@ def _export(
 def trained_spec(recipe: Recipe) -> ModelSpec:
     """The exported model's identity: name plus a digest of the recipe that made it."""
     pretrained = get_pretrained(recipe.backbone)
-    base = pretrained.name.removesuffix("-imagenet")
     digest = hashlib.sha256(json.dumps(recipe.as_dict(), sort_keys=True).encode()).hexdigest()
-    return ModelSpec(
+    return dataclasses.replace(
+        pretrained_spec(pretrained, recipe.embedding_dim),
         model_id=f"{recipe.name}-{digest[:8]}",
-        input_size=pretrained.input_size,
-        mean=LITE_MEAN,
-        std=LITE_STD,
-        embedding_dim=recipe.embedding_dim,
-        architecture=pretrained.architecture,
-        description=f"{base} trained for car retrieval ({recipe.loss}, {recipe.embedding_dim}-d)",
+        description=f"{pretrained.architecture} trained for car retrieval "
+        f"({recipe.loss}, {recipe.embedding_dim}-d)",
     )
 
 
@@ -224,7 +215,7 @@ def _features(
         cache,
         name,
         views=views,
-        strength=recipe.augment_strength if views > 1 else 0.0,
+        strength=recipe.augment_strength,
         seed=recipe.seed,
         threads=recipe.threads,
         on_progress=on_progress,
