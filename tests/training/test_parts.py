@@ -110,11 +110,22 @@ def test_proxy_anchor_matches_its_formula_on_a_hand_made_case() -> None:
         assert loss(embeddings, labels).item() == pytest.approx(pos + neg, rel=1e-5)
 
 
-def test_pad_to_aspect_widens_the_frame_around_the_untouched_image() -> None:
+@pytest.mark.parametrize("wide", [True, False])
+def test_pad_to_aspect_widens_the_frame_around_the_untouched_image(wide: bool) -> None:
     image = np.full((50, 40, 3), 7, dtype=np.uint8)
-    out = PadToAspect(max_ratio=2.0, p=1.0)(image=image)["image"]
-    assert out.shape[0] * out.shape[1] > 50 * 40
-    assert (out == 7).all(axis=2).sum() >= 50 * 40  # the original pixels are all there
+    params = {"ratio": 2.0, "wide": wide, "colour": (200, 0, 0), "offset": 0.5}
+    out = PadToAspect(max_ratio=2.0, p=1.0).apply(image, **params)
+    assert out.shape == ((50, 100, 3) if wide else (80, 40, 3))
+    assert (out == 7).all(axis=2).sum() == 50 * 40  # the original pixels are all there
+
+
+def test_pad_to_aspect_never_crops() -> None:
+    image = np.full((50, 40, 3), 7, dtype=np.uint8)
+    pad = PadToAspect(max_ratio=2.0, p=1.0)
+    for _ in range(50):
+        out = pad(image=image)["image"]
+        assert out.shape[0] >= 50 and out.shape[1] >= 40
+        assert (out == 7).all(axis=2).sum() >= 50 * 40
 
 
 def test_views_have_the_model_input_shape_and_repeat_with_the_seed() -> None:
