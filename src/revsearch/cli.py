@@ -66,6 +66,7 @@ def _open_catalog(settings: Settings, catalog: Path | None, *, create: bool = Fa
         catalog or settings.catalog,
         create=create,
         exact_search_limit=settings.exact_search_limit,
+        search_ef=settings.search_ef,
         vector_backend=settings.vector_backend,
     )
 

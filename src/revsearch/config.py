@@ -36,6 +36,13 @@ def _path(value: Any) -> Path:
     return Path(str(value)).expanduser()
 
 
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(number)
+    return number
+
+
 def _optional_str(value: Any) -> str | None:
     return str(value) or None
 
@@ -61,6 +68,10 @@ class Settings:
     exact_search_limit: int = _setting(
         "REVSEARCH_EXACT_SEARCH_LIMIT", int,
         "catalogs up to this size are searched exactly, larger ones with HNSW", 5000,
+    )  # fmt: skip
+    search_ef: int = _setting(
+        "REVSEARCH_SEARCH_EF", _positive_int,
+        "HNSW search breadth (embedded and Milvus): higher finds more true neighbours, slower", 96,
     )  # fmt: skip
     vector_backend: str = _setting(
         "REVSEARCH_VECTOR_BACKEND", str,

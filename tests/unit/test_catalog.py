@@ -10,6 +10,7 @@ import pytest
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
 from revsearch.errors import CatalogNotFoundError, ModelMismatchError
+from revsearch.index.base import DEFAULT_SEARCH_EF
 from revsearch.index.embedded import HNSW_FILE, HNSW_STATE_FILE
 from revsearch.vehicles import parse_class_name
 
@@ -190,6 +191,16 @@ def test_hnsw_is_stored_in_half_precision(catalog: Catalog) -> None:
     with Catalog.open(catalog.path, exact_search_limit=50) as again:
         hit = again.search(vecs[33], 1)[0]
         assert hit.record.id == 34 and hit.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_hnsw_search_breadth_is_the_configured_one_also_when_loaded(catalog: Catalog) -> None:
+    vecs = vectors(80)
+    catalog.upsert(images(80), vecs)
+    assert catalog.vector_index().expansion_search == DEFAULT_SEARCH_EF
+    catalog.save()
+    with Catalog.open(catalog.path, exact_search_limit=50, search_ef=7) as again:
+        assert again.search(vecs[5], 1)[0].record.id == 6
+        assert again.vector_index().expansion_search == 7
 
 
 def test_search_of_a_catalog_that_never_indexed_anything(tmp_path: Path) -> None:

@@ -55,6 +55,10 @@ def test_bad_settings_are_clear_errors(monkeypatch: pytest.MonkeyPatch, tmp_path
     with pytest.raises(BadParameterError, match="REVSEARCH_THREADS"):
         Settings.from_env()
     monkeypatch.delenv("REVSEARCH_THREADS")
+    monkeypatch.setenv("REVSEARCH_SEARCH_EF", "0")
+    with pytest.raises(BadParameterError, match="REVSEARCH_SEARCH_EF: bad value '0'"):
+        Settings.from_env()
+    monkeypatch.delenv("REVSEARCH_SEARCH_EF")
     config = tmp_path / "c.toml"
     config.write_text("colour = 'red'\n")
     monkeypatch.setenv("REVSEARCH_CONFIG", str(config))

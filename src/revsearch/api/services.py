@@ -62,6 +62,7 @@ class Services:
         catalog = Catalog.open(
             settings.catalog,
             exact_search_limit=settings.exact_search_limit,
+            search_ef=settings.search_ef,
             vector_backend=settings.vector_backend,
         )
         try:

@@ -15,7 +15,7 @@ import numpy as np
 
 from revsearch.catalog.db import CatalogDB, ImageRecord, NewImage
 from revsearch.errors import CatalogNotFoundError, ModelMismatchError, RevSearchError
-from revsearch.index.base import Filters, VectorBackend, VectorRow
+from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorBackend, VectorRow
 from revsearch.index.factory import open_backend
 
 DB_FILE = "catalog.sqlite"
@@ -40,6 +40,7 @@ class Catalog:
         *,
         create: bool = False,
         exact_search_limit: int = 5000,
+        search_ef: int = DEFAULT_SEARCH_EF,
         vector_backend: str = "embedded",
     ) -> Catalog:
         """Open a catalog folder; ``create`` makes it if missing (indexing), else it must exist."""
@@ -55,7 +56,13 @@ class Catalog:
             path.mkdir(parents=True, exist_ok=True)
         db = CatalogDB(db_path)
         try:
-            backend = open_backend(vector_backend, db, path, exact_search_limit=exact_search_limit)
+            backend = open_backend(
+                vector_backend,
+                db,
+                path,
+                exact_search_limit=exact_search_limit,
+                search_ef=search_ef,
+            )
         except BaseException:
             db.close()
             raise

@@ -14,6 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
+# HNSW search breadth (usearch's expansion_search, Milvus's ef) unless configured: more recall
+# than the cheapest setting that reaches Recall@10 0.95 in benchmarks/results/ann.md.
+DEFAULT_SEARCH_EF = 96
+
 
 @dataclass(frozen=True)
 class Filters:

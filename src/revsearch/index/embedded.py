@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from revsearch.catalog.db import CatalogDB
-from revsearch.index.base import Filters, VectorIndex, VectorRow
+from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorIndex, VectorRow
 from revsearch.index.exact import ExactIndex
 from revsearch.index.hnsw import HnswIndex
 
@@ -30,10 +30,18 @@ HNSW_DTYPE = "f16"
 
 
 class EmbeddedBackend:
-    def __init__(self, db: CatalogDB, folder: Path, *, exact_search_limit: int = 5000) -> None:
+    def __init__(
+        self,
+        db: CatalogDB,
+        folder: Path,
+        *,
+        exact_search_limit: int = 5000,
+        search_ef: int = DEFAULT_SEARCH_EF,
+    ) -> None:
         self.db = db
         self.folder = folder
         self.exact_search_limit = exact_search_limit
+        self.search_ef = search_ef
         self._lock = threading.RLock()
         self._index: VectorIndex | None = None
         self._index_generation = -1
@@ -112,7 +120,12 @@ class EmbeddedBackend:
             hnsw_path = self.folder / HNSW_FILE
             if state.get("model_id") == model_id and hnsw_path.is_file():
                 try:
-                    saved = HnswIndex.load(hnsw_path, dim, dtype=state.get("dtype", "f32"))
+                    saved = HnswIndex.load(
+                        hnsw_path,
+                        dim,
+                        dtype=state.get("dtype", "f32"),
+                        expansion_search=self.search_ef,
+                    )
                     self._index_generation = int(state["generation"])
                     if self._catch_up(saved):
                         return saved
@@ -120,7 +133,9 @@ class EmbeddedBackend:
                     pass
         self._index_generation = self.db.generation
         index: VectorIndex = (
-            ExactIndex(dim) if self.kind == "exact" else HnswIndex(dim, dtype=HNSW_DTYPE)
+            ExactIndex(dim)
+            if self.kind == "exact"
+            else HnswIndex(dim, dtype=HNSW_DTYPE, expansion_search=self.search_ef)
         )
         index.add(*self.db.vectors(model_id, dim))
         if isinstance(index, HnswIndex):

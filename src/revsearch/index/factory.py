@@ -12,23 +12,27 @@ from urllib.parse import urlsplit
 
 from revsearch.catalog.db import CatalogDB
 from revsearch.errors import BadParameterError, MissingExtraError
-from revsearch.index.base import VectorBackend
+from revsearch.index.base import DEFAULT_SEARCH_EF, VectorBackend
 
-Constructor = Callable[[str, CatalogDB, Path, int], VectorBackend]
+Constructor = Callable[[str, CatalogDB, Path, int, int], VectorBackend]
 
 
-def _embedded(url: str, db: CatalogDB, folder: Path, exact_search_limit: int) -> VectorBackend:
+def _embedded(
+    url: str, db: CatalogDB, folder: Path, exact_search_limit: int, search_ef: int
+) -> VectorBackend:
     from revsearch.index.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(db, folder, exact_search_limit=exact_search_limit)
+    return EmbeddedBackend(db, folder, exact_search_limit=exact_search_limit, search_ef=search_ef)
 
 
-def _milvus(url: str, db: CatalogDB, folder: Path, exact_search_limit: int) -> VectorBackend:
+def _milvus(
+    url: str, db: CatalogDB, folder: Path, exact_search_limit: int, search_ef: int
+) -> VectorBackend:
     try:
         from revsearch.index.milvus import MilvusBackend, parse_url
     except ImportError as exc:
         raise MissingExtraError("milvus", exc.name or "pymilvus") from None
-    return MilvusBackend(parse_url(url), db)
+    return MilvusBackend(parse_url(url), db, search_ef=search_ef)
 
 
 BACKENDS: dict[str, Constructor] = {
@@ -40,7 +44,12 @@ BACKENDS: dict[str, Constructor] = {
 
 
 def open_backend(
-    url: str, db: CatalogDB, folder: Path, *, exact_search_limit: int = 5000
+    url: str,
+    db: CatalogDB,
+    folder: Path,
+    *,
+    exact_search_limit: int = 5000,
+    search_ef: int = DEFAULT_SEARCH_EF,
 ) -> VectorBackend:
     """``embedded`` (default): vectors in the catalog's SQLite, exact or HNSW index;
     ``milvus://HOST:PORT/COLLECTION``: a Milvus server (the ``milvus`` extra)."""
@@ -49,4 +58,4 @@ def open_backend(
     if constructor is None:
         known = ", ".join(["embedded", *(f"{s}://..." for s in BACKENDS if s != "embedded")])
         raise BadParameterError(f"unknown vector backend {url!r} (known: {known})")
-    return constructor(url, db, folder, exact_search_limit)
+    return constructor(url, db, folder, exact_search_limit, search_ef)

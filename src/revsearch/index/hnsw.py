@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
-from revsearch.index.base import top_k
+from revsearch.index.base import DEFAULT_SEARCH_EF, top_k
 
 # Build and search parameters; benchmarks/bench_ann.py measures recall and speed per setting.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 96
 # With a filter, over-fetch this many times k before falling back to exact search.
 FILTER_OVERFETCH = 16
 
@@ -33,7 +32,7 @@ class HnswIndex:
         self,
         dim: int,
         *,
-        expansion_search: int = EXPANSION_SEARCH,
+        expansion_search: int = DEFAULT_SEARCH_EF,
         dtype: str = "f32",
         connectivity: int = CONNECTIVITY,
     ) -> None:
@@ -105,5 +104,11 @@ class HnswIndex:
     def load(cls, path: Path, dim: int, **options: object) -> HnswIndex:
         """``options``: the constructor's, as the index was built with."""
         index = cls(dim, **options)  # type: ignore[arg-type]
+        breadth = index.expansion_search
         index._index.load(str(path))
+        index._index.expansion_search = breadth  # a setting of the reader, not of the file
         return index
+
+    @property
+    def expansion_search(self) -> int:
+        return int(self._index.expansion_search)

@@ -35,7 +35,7 @@ from pymilvus.exceptions import MilvusException
 
 from revsearch.catalog.db import CatalogDB
 from revsearch.errors import BackendUnavailableError, BadParameterError
-from revsearch.index.base import Filters, VectorRow
+from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorRow
 
 # Every failure becomes one BackendUnavailableError with a clear message; pymilvus would
 # also print each failed call with a traceback on stderr.
@@ -49,7 +49,6 @@ SLOW_TIMEOUT_S = 3600.0  # loading or flushing builds indexes: minutes for milli
 INDEX_TYPE = "HNSW"
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
-EF_SEARCH = 96
 UNKNOWN_YEAR = -1  # Milvus scalars cannot be NULL here; -1 never matches a year filter
 MAKE_BYTES, CLASS_BYTES = 128, 512
 BATCH = 1000  # rows per upsert/delete call during a re-sync
@@ -147,9 +146,12 @@ def entity(row: VectorRow) -> dict[str, Any]:
 class MilvusBackend:
     kind = INDEX_TYPE.lower()
 
-    def __init__(self, address: MilvusAddress, db: CatalogDB) -> None:
+    def __init__(
+        self, address: MilvusAddress, db: CatalogDB, *, search_ef: int = DEFAULT_SEARCH_EF
+    ) -> None:
         self.address = address
         self.db = db
+        self.search_ef = search_ef
         self._lock = threading.RLock()
         self._client: MilvusClient | None = None
         self._checked_generation: int | None = None  # the generation known to be in Milvus
@@ -194,7 +196,7 @@ class MilvusBackend:
         if k <= 0 or self._checked_generation is None:  # no model yet: an empty catalog
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         query = np.asarray(query, dtype=np.float32).ravel()
-        params = {"metric_type": "COSINE", "params": {"ef": max(EF_SEARCH, k)}}
+        params = {"metric_type": "COSINE", "params": {"ef": max(self.search_ef, k)}}
         (hits,) = self._call(
             "search", [query], limit=min(k, MAX_TOP_K), filter=filter_expression(filters),
             output_fields=["id"], search_params=params, reload=True,
