@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from revsearch.encoder.onnx import OnnxEncoder
+from revsearch.encoder.registry import shipped_float_model
 from revsearch.errors import BadParameterError
 from revsearch.preprocess import Transform
 from revsearch.training.augment import PadToAspect, augmented, build_pipeline
 from revsearch.training.data import Labelled, balanced_batches, split_classes
 from revsearch.training.losses import NormSoftmaxLoss, ProxyAnchorLoss
 from revsearch.training.recipe import Recipe, load_recipe
+from revsearch.training.trainer import train, trained_spec
 from tests.samples import DATASET, small_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +28,20 @@ def test_shipped_recipe_loads_and_points_at_the_training_classes() -> None:
     assert Path(recipe.manifest) == (DATASET / "manifest.csv").resolve()
 
 
+def test_model_id_follows_the_manifest_content_not_where_or_how_it_runs(tmp_path: Path) -> None:
+    original = tmp_path / "a" / "manifest.csv"
+    original.parent.mkdir()
+    original.write_text("image,class_id\nx.jpg,1\n")
+    elsewhere = tmp_path / "b.csv"
+    elsewhere.write_text(original.read_text())
+    recipe = Recipe(manifest=str(original))
+    same = trained_spec(recipe.replace(manifest=str(elsewhere), threads=2, device="cpu")).model_id
+    assert trained_spec(recipe).model_id == same
+    elsewhere.write_text("image,class_id\nx.jpg,2\n")
+    assert trained_spec(recipe.replace(manifest=str(elsewhere))).model_id != same
+    assert trained_spec(recipe.replace(seed=1)).model_id != same
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -32,6 +49,8 @@ def test_shipped_recipe_loads_and_points_at_the_training_classes() -> None:
         ("loss = 'triplet'", "invalid value for loss"),
         ("learning_rate = 1.0", "unknown recipe settings: learning_rate"),
         ("epochs = [", "cannot read recipe"),
+        ("device = 'tpu'", "invalid value for device"),
+        ("device = 'cuda:x'", "invalid value for device"),
     ],
 )
 def test_bad_recipes_are_refused_with_the_setting_named(
@@ -47,6 +66,21 @@ def test_overrides_win_and_a_relative_manifest_follows_the_recipe_file(tmp_path:
     (tmp_path / "r.toml").write_text('manifest = "data/m.csv"\nepochs = 3\n')
     recipe = load_recipe(tmp_path / "r.toml", epochs=7)
     assert recipe.epochs == 7 and recipe.manifest == str(tmp_path / "data" / "m.csv")
+
+
+def test_the_shipped_model_id_is_the_one_its_recipe_gives() -> None:
+    """The model card's id can be reproduced: same recipe, same manifest content, same id."""
+    recipe = load_recipe(REPO / "recipes" / "cars-lite0-all.toml")
+    float_model = shipped_float_model()
+    assert float_model is not None
+    assert OnnxEncoder(float_model, threads=1).model_id == trained_spec(recipe).model_id
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_asking_for_cuda_without_one_is_a_clear_error(tmp_path: Path) -> None:
+    recipe = Recipe(manifest=str(DATASET / "manifest.csv"), device="cuda")
+    with pytest.raises(BadParameterError, match="no CUDA device"):
+        train(recipe, tmp_path / "run")
 
 
 def labelled(sizes: list[int]) -> Labelled:

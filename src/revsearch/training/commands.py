@@ -29,6 +29,8 @@ def recipe_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--epochs", type=int, default=None, help="Override the recipe's epochs."),
         click.option("--limit", type=int, default=None, help="First N rows only (smoke runs)."),
         click.option("--seed", type=int, default=None, help="Override the recipe's seed."),
+        click.option("--device", default=None,
+                     help="auto (CUDA when present, the default), cpu or cuda[:N]."),
     ]  # fmt: skip
     for option in reversed(options):
         fn = option(fn)

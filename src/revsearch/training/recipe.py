@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -16,6 +18,8 @@ CACHE_KEYS = (
     "backbone", "seed", "manifest", "split", "limit", "val_fraction",
     "trainable_blocks", "views", "augment_strength",
 )  # fmt: skip
+# Where and how fast a run goes, not what it learns: outside the model's identity.
+EXECUTION_KEYS = ("threads", "device")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Recipe:
     limit: int | None = None  # first N rows only (smoke runs)
     # Model: the last ``trainable_blocks`` MBConv blocks + head are trained; the rest is frozen.
     embedding_dim: int = 512
-    trainable_blocks: int = 5
+    trainable_blocks: int = 8
     # Augmentation: ``views`` cached augmented views per image, at this strength (0-1).
     views: int = 6
     augment_strength: float = 1.0
@@ -51,6 +55,7 @@ class Recipe:
     alpha: float = 32.0  # Proxy-Anchor scale
     temperature: float = 0.05  # normalised-softmax temperature
     threads: int = 0  # torch / ONNX Runtime threads (0: all cores)
+    device: str = "auto"  # torch device for the trained part: auto (CUDA if present), cpu, cuda[:N]
 
     def __post_init__(self) -> None:
         checks = {
@@ -64,6 +69,7 @@ class Recipe:
             "batch_classes": self.batch_classes >= 2,
             "batch_per_class": self.batch_per_class >= 1,
             "warmup_epochs": self.warmup_epochs >= 0,
+            "device": re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -74,6 +80,15 @@ class Recipe:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What the weights depend on: the manifest by content (not by where the checkout lies),
+        and not how it is run; the same recipe run anywhere gives the same model id."""
+        values = self.as_dict()
+        for name in EXECUTION_KEYS:
+            del values[name]
+        values["manifest"] = hashlib.sha256(Path(self.manifest).read_bytes()).hexdigest()
+        return values
 
     def cache_key(self) -> dict[str, Any]:
         """What the cached frozen features depend on (tuning other settings reuses them)."""

@@ -30,7 +30,7 @@ from revsearch.training.cache import cache_directory, trunk_features
 from revsearch.training.data import Labelled, balanced_batches, load_labelled, split_classes
 from revsearch.training.losses import build_loss
 from revsearch.training.model import SplitEncoder, build_model
-from revsearch.training.recipe import Recipe
+from revsearch.training.recipe import EXECUTION_KEYS, Recipe
 from revsearch.training.tracking import Tracker
 
 EVAL_BATCH = 256
@@ -80,9 +80,10 @@ def train(
     progress = progress or Progress()
     torch.manual_seed(recipe.seed)
     torch.set_num_threads(recipe.threads or os.cpu_count() or 1)
+    device = _device(recipe.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
-    state = _load_checkpoint(checkpoint_path, recipe) if resume else None
+    state = _load_checkpoint(checkpoint_path, recipe, device) if resume else None
 
     data = load_labelled(Path(recipe.manifest), recipe.split, recipe.limit)
     train_set, val_set = split_classes(data, recipe.val_fraction, recipe.seed)
@@ -101,6 +102,8 @@ def train(
         alpha=recipe.alpha,
         temperature=recipe.temperature,
     )
+    model.to(device)
+    loss_fn.to(device)
     optimizer = _optimizer(model, loss_fn, recipe)
     start, best_epoch, best_recall, run_id = 0, -1, None, None
     if state:
@@ -139,7 +142,9 @@ def train(
             if report and recall is not None:
                 report(epoch, recall)
 
-        model.load_state_dict(torch.load(best_path, weights_only=True)["model"])
+        model.load_state_dict(
+            torch.load(best_path, map_location=device, weights_only=True)["model"]
+        )
         result = _export(model, recipe, run_dir, best_epoch, best_recall)
         summary = {
             "model_id": result.spec.model_id,
@@ -179,7 +184,7 @@ def _export(
     best_epoch: int,
     best_recall: float | None,
 ) -> TrainResult:
-    model.to(memory_format=torch.contiguous_format)
+    model.to("cpu", memory_format=torch.contiguous_format)
     spec = trained_spec(recipe)
     model_path = run_dir / "model.onnx"
     diff = export_onnx(model.eval(), spec, model_path)
@@ -189,7 +194,7 @@ def _export(
 def trained_spec(recipe: Recipe) -> ModelSpec:
     """The exported model's identity: name plus a digest of the recipe that made it."""
     pretrained = get_pretrained(recipe.backbone)
-    digest = hashlib.sha256(json.dumps(recipe.as_dict(), sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()
     return dataclasses.replace(
         pretrained_spec(pretrained, recipe.embedding_dim),
         model_id=f"{recipe.name}-{digest[:8]}",
@@ -222,6 +227,15 @@ def _features(
     )
 
 
+def _device(name: str) -> torch.device:
+    """The trunk cache runs on the CPU (ONNX Runtime); the trained top goes here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BadParameterError(f"device {name}: no CUDA device is available (use cpu or auto)")
+    return torch.device(name)
+
+
 def _set_learning_rates(optimizer: torch.optim.Optimizer, recipe: Recipe, epoch: int) -> None:
     """Cosine decay per epoch; the backbone waits ``warmup_epochs`` while the head settles."""
     factor = 0.5 * (1 + math.cos(math.pi * epoch / recipe.epochs))
@@ -241,6 +255,7 @@ def _train_epoch(
 ) -> float:
     rng = np.random.default_rng([recipe.seed, epoch])
     torch.manual_seed(recipe.seed * 10_007 + epoch)
+    device = next(model.head.parameters()).device
     model.train().to(memory_format=torch.channels_last)  # ~1.3x faster depthwise convs on CPU
     loss_fn.train()
     total, steps = 0.0, 0
@@ -248,8 +263,9 @@ def _train_epoch(
         views = rng.integers(features.shape[1], size=len(batch))
         order = np.argsort(batch, kind="stable")  # sorted reads from the memory map
         inputs = features[batch[order], views[order]].astype(np.float32)
-        labels = torch.from_numpy(data.labels[batch[order]])
-        batch_input = torch.from_numpy(inputs).contiguous(memory_format=torch.channels_last)
+        labels = torch.from_numpy(data.labels[batch[order]]).to(device)
+        batch_input = torch.from_numpy(inputs).to(device)
+        batch_input = batch_input.contiguous(memory_format=torch.channels_last)
         loss = loss_fn(model.top(batch_input), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -261,21 +277,26 @@ def _train_epoch(
 @torch.no_grad()
 def _validate(model: SplitEncoder, features: np.ndarray, data: Labelled) -> float:
     model.eval()
+    device = next(model.head.parameters()).device
     embeddings = [
-        model.top(torch.from_numpy(features[i : i + EVAL_BATCH, 0].astype(np.float32))).numpy()
+        model.top(torch.from_numpy(features[i : i + EVAL_BATCH, 0].astype(np.float32)).to(device))
+        .cpu()
+        .numpy()
         for i in range(0, len(features), EVAL_BATCH)
     ]
     return retrieval_metrics(np.concatenate(embeddings), data.labels, ks=(1,))["recall@1"]
 
 
-def _load_checkpoint(path: Path, recipe: Recipe) -> dict[str, Any] | None:
-    """The last epoch's state, if it was made by the same recipe (more epochs are allowed)."""
+def _load_checkpoint(path: Path, recipe: Recipe, device: torch.device) -> dict[str, Any] | None:
+    """The last epoch's state, if it was made by the same recipe (more epochs are allowed, and
+    another device or thread count)."""
     if not path.exists():
         return None
-    state = torch.load(path, weights_only=True)
+    state = torch.load(path, map_location=device, weights_only=True)
     saved = json.loads(state["recipe"])
     current = recipe.as_dict()
-    changed = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
+    ignored = {"epochs", *EXECUTION_KEYS}
+    changed = sorted(k for k in current if k not in ignored and saved.get(k) != current[k])
     if changed:
         raise BadParameterError(
             f"{path.parent}: holds a run of another recipe ({', '.join(changed)} differ); "
