@@ -264,8 +264,7 @@ def _train_epoch(
         order = np.argsort(batch, kind="stable")  # sorted reads from the memory map
         inputs = features[batch[order], views[order]].astype(np.float32)
         labels = torch.from_numpy(data.labels[batch[order]]).to(device)
-        batch_input = torch.from_numpy(inputs).to(device)
-        batch_input = batch_input.contiguous(memory_format=torch.channels_last)
+        batch_input = torch.from_numpy(inputs).to(device, memory_format=torch.channels_last)
         loss = loss_fn(model.top(batch_input), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
