@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
@@ -35,6 +35,9 @@ from revsearch.search import Searcher, check_k
 from revsearch.stores.reader import S3_SCHEME, SourceReader
 from revsearch.training.commands import train_command, tune_command
 from revsearch.vehicles import parse_class_name
+
+if TYPE_CHECKING:
+    from revsearch.training.data import Labelled
 
 PARTIAL_EXIT_CODE = 3  # indexing finished, but some files were skipped
 
@@ -396,12 +399,30 @@ def quantize_model(
     click.echo(f"wrote {spec.model_id} to {output} ({output.stat().st_size / 1e6:.1f} MB)")
 
 
+def _held_out_classes(recipe: Path, manifest: Path | None, limit: int | None) -> Labelled:
+    """The images a training run of this recipe validates on: same rows, same class draw."""
+    from revsearch.training.data import load_labelled, split_classes
+    from revsearch.training.recipe import load_recipe
+
+    overrides = {"manifest": str(manifest.resolve()) if manifest else None, "limit": limit}
+    settings = load_recipe(recipe, **overrides)
+    if settings.val_fraction == 0:
+        raise BadParameterError(f"{recipe}: the recipe holds out no classes (val_fraction = 0)")
+    data = load_labelled(Path(settings.manifest), settings.split, settings.limit)
+    return split_classes(data, settings.val_fraction, settings.seed)[1]
+
+
 @cli.command(name="eval")
 @click.option(
-    "--manifest", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    "--manifest", type=click.Path(path_type=Path, dir_okay=False), default=None,
     help="CSV with image, class_name and retrieval_split columns.",
 )  # fmt: skip
 @click.option("--split", default="eval", show_default=True)
+@click.option(
+    "--recipe", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Score the classes this training recipe holds out for validation instead of --split "
+    "(its manifest unless --manifest is given).",
+)  # fmt: skip
 @click.option("--limit", type=int, default=None, help="Use only the first N images (smoke runs).")
 @click.option(
     "--perturb", is_flag=True,
@@ -412,30 +433,36 @@ def quantize_model(
 @click.pass_context
 def eval_command(
     ctx: click.Context,
-    manifest: Path,
+    manifest: Path | None,
     split: str,
+    recipe: Path | None,
     limit: int | None,
     perturb: bool,
     as_json: bool,
     model: Path | None,
 ) -> None:
     """Recall@1/2/4/8 and MAP@R of the model on a labelled split."""
-    from revsearch.eval.runner import evaluate
+    from revsearch.eval.runner import evaluate, evaluate_images
 
-    if not manifest.is_file():
+    if manifest is None and recipe is None:
+        raise BadParameterError("give --manifest, --recipe or both")
+    if manifest is not None and not manifest.is_file():
         raise NotFoundError(f"{manifest}: no such file")
+    held_out = _held_out_classes(recipe, manifest, limit) if recipe else None
     encoder = _encoder(_settings(ctx), model, threads=1)
     with _progress("encoding") as bar:
-        result = evaluate(
-            encoder,
-            manifest,
-            split=split,
-            limit=limit,
-            perturb=perturb,
-            workers=os.cpu_count() or 1,
-            on_start=lambda total: bar.reset(total=total),
-            on_progress=bar.update,
-        )
+        options: dict[str, Any] = {
+            "perturb": perturb,
+            "workers": os.cpu_count() or 1,
+            "on_start": lambda total: bar.reset(total=total),
+            "on_progress": bar.update,
+        }
+        if held_out is None:
+            assert manifest is not None
+            result = evaluate(encoder, manifest, split=split, limit=limit, **options)
+        else:
+            labels = [held_out.class_names[i] for i in held_out.labels]
+            result = evaluate_images(encoder, held_out.paths, labels, split="val", **options)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return

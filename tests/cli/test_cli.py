@@ -263,3 +263,24 @@ def test_eval_with_perturbed_queries(small_manifest: Path, env) -> None:
     perturbed = json.loads(result.stdout)["perturbed_recall@1"]
     assert set(perturbed) == {"crop_60", "pad_16_9", "jpeg_q20", "rotate_10", "grayscale"}
     assert all(0 <= value <= 1 for value in perturbed.values())
+
+
+@pytest.mark.parametrize(
+    ("recipe_text", "message"),
+    [
+        (None, "error: give --manifest, --recipe or both"),
+        ('val_fraction = 0.0\nmanifest = "{manifest}"\n', "holds out no classes"),
+        ("no_such_setting = 1\n", "unknown recipe settings: no_such_setting"),
+    ],
+)  # fmt: skip
+def test_eval_on_held_out_classes_refuses_what_it_cannot_score(
+    tmp_path: Path, small_manifest: Path, env, recipe_text: str | None, message: str
+) -> None:
+    args: list[str | Path] = ["eval"]
+    if recipe_text is not None:
+        recipe = tmp_path / "r.toml"
+        recipe.write_text(recipe_text.format(manifest=small_manifest))
+        args += ["--recipe", recipe]
+    result = revsearch(*args, env=env)
+    assert result.returncode == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

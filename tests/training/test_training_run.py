@@ -91,6 +91,14 @@ def test_train_exports_a_model_with_parity_and_tracks_it(
     result = json.loads(capsys.readouterr().out)
     assert result["model_id"] == encoder.model_id and 0.0 <= result["recall@1"] <= 1.0
 
+    # ... and on the recipe's held-out classes it repeats the run's own validation.
+    run("eval", "--model", run_dir / "model.onnx", "--recipe", recipe, "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == "val" and result["images"] == summary["val_images"]
+    assert result["classes"] == summary["val_classes"]
+    one_query = 1 / summary["val_images"]  # float rounding may flip a near tie, not more
+    assert abs(result["recall@1"] - summary["best_val_recall@1"]) <= one_query + 1e-9
+
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(recipe: Path, tmp_path: Path) -> None:
     straight, resumed = tmp_path / "runs" / "straight", tmp_path / "runs" / "resumed"

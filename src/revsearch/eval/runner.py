@@ -55,13 +55,35 @@ def evaluate(
     sources = read_manifest(manifest, split=split, limit=limit)
     if any(s.class_name is None for s in sources):
         raise BadParameterError(f"{manifest}: evaluation needs a 'class_name' for every row")
-    if len({s.class_name for s in sources}) < 2 or len(sources) < 2:
-        raise BadParameterError(f"{manifest}: split '{split}' has too few images or classes")
-    paths = [s.path for s in sources]
+    return evaluate_images(
+        encoder,
+        [s.path for s in sources],
+        [str(s.class_name) for s in sources],
+        split=split,
+        workers=workers,
+        perturb=perturb,
+        on_progress=on_progress,
+        on_start=on_start,
+    )
+
+
+def evaluate_images(
+    encoder: OnnxEncoder,
+    paths: list[str],
+    labels: list[str],
+    *,
+    split: str,
+    workers: int = 2,
+    perturb: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> EvalResult:
+    """:func:`evaluate` on images already chosen, e.g. a training recipe's held-out classes."""
+    if len(set(labels)) < 2 or len(paths) < 2:
+        raise BadParameterError(f"split '{split}' has too few images or classes")
     if on_start:
         on_start(len(paths) * (1 + len(PERTURBATIONS) * perturb))
     vectors = encode_paths(encoder, paths, workers=workers, on_progress=on_progress)
-    labels = [s.class_name for s in sources]
     perturbed = {}
     for name, alter in PERTURBATIONS.items() if perturb else ():
         queries = encode_paths(
@@ -72,7 +94,7 @@ def evaluate(
     return EvalResult(
         encoder.model_id,
         split,
-        len(sources),
+        len(paths),
         len(set(labels)),
         retrieval_metrics(vectors, labels),
         perturbed,
