@@ -33,7 +33,7 @@ from revsearch.indexing import (
 )
 from revsearch.search import Searcher, check_k
 from revsearch.stores.reader import S3_SCHEME, SourceReader
-from revsearch.training.commands import train_command, tune_command
+from revsearch.training.commands import recipe_with_overrides, train_command, tune_command
 from revsearch.vehicles import parse_class_name
 
 if TYPE_CHECKING:
@@ -401,15 +401,12 @@ def quantize_model(
 
 def _held_out_classes(recipe: Path, manifest: Path | None, limit: int | None) -> Labelled:
     """The images a training run of this recipe validates on: same rows, same class draw."""
-    from revsearch.training.data import load_labelled, split_classes
-    from revsearch.training.recipe import load_recipe
+    from revsearch.training.data import recipe_split
 
-    overrides = {"manifest": str(manifest.resolve()) if manifest else None, "limit": limit}
-    settings = load_recipe(recipe, **overrides)
+    settings = recipe_with_overrides(recipe, manifest=manifest, limit=limit)
     if settings.val_fraction == 0:
         raise BadParameterError(f"{recipe}: the recipe holds out no classes (val_fraction = 0)")
-    data = load_labelled(Path(settings.manifest), settings.split, settings.limit)
-    return split_classes(data, settings.val_fraction, settings.seed)[1]
+    return recipe_split(settings)[1]
 
 
 @cli.command(name="eval")

@@ -37,7 +37,7 @@ def recipe_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _recipe(recipe: Path, **overrides: Any) -> Recipe:
+def recipe_with_overrides(recipe: Path, **overrides: Any) -> Recipe:
     from revsearch.training.recipe import load_recipe
 
     manifest = overrides.pop("manifest")
@@ -82,7 +82,7 @@ def train_command(run_dir: Path | None, restart: bool, recipe: Path, **overrides
     """Train a retrieval encoder from a recipe and export it to ONNX (needs the 'train' extra)."""
     from revsearch.training.trainer import train
 
-    spec = _recipe(recipe, **overrides)
+    spec = recipe_with_overrides(recipe, **overrides)
     run_dir = run_dir or Path("runs") / recipe.stem
     if restart and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -106,7 +106,7 @@ def tune_command(trials: int, study_dir: Path | None, recipe: Path, **overrides:
     """Tune a recipe's hyper-parameters with Optuna on held-out training classes."""
     from revsearch.training.tune import tune
 
-    spec = _recipe(recipe, **overrides)
+    spec = recipe_with_overrides(recipe, **overrides)
     study_dir = study_dir or Path("runs") / f"{recipe.stem}-tuning"
 
     def on_trial(trial: Any) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from revsearch.errors import BadParameterError
 from revsearch.indexing import read_manifest
+from revsearch.training.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,9 @@ def balanced_batches(
             return  # a lone class cannot form positives and negatives
         yield np.array(batch, dtype=np.int64)
         pending = rest
+
+
+def recipe_split(recipe: Recipe) -> tuple[Labelled, Labelled]:
+    """(trained, held-out) classes of a recipe's run; ``revsearch eval --recipe`` reuses it."""
+    data = load_labelled(Path(recipe.manifest), recipe.split, recipe.limit)
+    return split_classes(data, recipe.val_fraction, recipe.seed)

@@ -27,7 +27,7 @@ from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
 from revsearch.training.cache import cache_directory, trunk_features
-from revsearch.training.data import Labelled, balanced_batches, load_labelled, split_classes
+from revsearch.training.data import Labelled, balanced_batches, recipe_split
 from revsearch.training.losses import build_loss
 from revsearch.training.model import SplitEncoder, build_model
 from revsearch.training.recipe import EXECUTION_KEYS, Recipe
@@ -85,8 +85,7 @@ def train(
     checkpoint_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
     state = _load_checkpoint(checkpoint_path, recipe, device) if resume else None
 
-    data = load_labelled(Path(recipe.manifest), recipe.split, recipe.limit)
-    train_set, val_set = split_classes(data, recipe.val_fraction, recipe.seed)
+    train_set, val_set = recipe_split(recipe)
     model = build_model(recipe.backbone, recipe.trainable_blocks, recipe.embedding_dim)
     cache = cache_directory(cache_root or run_dir.parent / "cache", recipe.cache_key())
     train_features = _features(model, recipe, train_set, cache, "train", recipe.views, progress)
