@@ -40,6 +40,10 @@ def test_model_id_follows_the_manifest_content_not_where_or_how_it_runs(tmp_path
     elsewhere.write_text("image,class_id\nx.jpg,2\n")
     assert trained_spec(recipe.replace(manifest=str(elsewhere))).model_id != same
     assert trained_spec(recipe.replace(seed=1)).model_id != same
+    # A setting added later changes ids and cache names only once it is set.
+    assert "crop_strength" not in recipe.identity() | recipe.cache_key()
+    assert trained_spec(recipe.replace(crop_strength=1.0)).model_id != same
+    assert recipe.replace(crop_strength=0.5).cache_key() != recipe.cache_key()
 
 
 @pytest.mark.parametrize(
@@ -51,6 +55,7 @@ def test_model_id_follows_the_manifest_content_not_where_or_how_it_runs(tmp_path
         ("epochs = [", "cannot read recipe"),
         ("device = 'tpu'", "invalid value for device"),
         ("device = 'cuda:x'", "invalid value for device"),
+        ("crop_strength = 1.5", "invalid value for crop_strength"),
     ],
 )
 def test_bad_recipes_are_refused_with_the_setting_named(
@@ -172,6 +177,24 @@ def test_views_have_the_model_input_shape_and_repeat_with_the_seed() -> None:
     assert first.shape == clean.shape == (3, 224, 224) and first.dtype == np.float32
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert not np.array_equal(first, clean)
+
+
+def test_crop_strength_frames_views_apart_from_the_other_augmentations() -> None:
+    path = DATASET / small_rows(classes=1, per_class=1, split="train")[0]["image"]
+    transform = Transform(224, (0.5,) * 3, (0.5,) * 3)
+    clean = augmented(path, None, transform)
+    unframed = [clean, clean[:, :, ::-1]]  # a horizontal flip is not a matter of strength
+
+    def views(crop_strength: float) -> list[np.ndarray]:
+        return [
+            augmented(path, build_pipeline(224, 0.0, seed, crop_strength), transform)
+            for seed in range(6)
+        ]
+
+    for view in views(0.0):
+        assert any(np.allclose(view, other, atol=1e-6) for other in unframed)
+    framed = views(1.0)
+    assert not any(np.allclose(view, other, atol=1e-6) for view in framed for other in unframed)
 
 
 def test_recipe_rejects_a_validation_share_of_one() -> None:

@@ -27,11 +27,17 @@ def index(request: pytest.FixtureRequest) -> VectorIndex:
 def test_finds_itself_first_with_score_one(index: VectorIndex) -> None:
     vectors = unit_vectors(500)
     index.add(np.arange(1, 501), vectors)
-    keys, scores = index.search(vectors[41], 5)
-    assert keys[0] == 42
-    assert scores[0] == pytest.approx(1.0, abs=1e-5)
-    assert np.all(np.diff(scores) <= 1e-6)  # descending
     assert len(index) == 500
+    _, scores = index.search(vectors[41], 5)
+    assert np.all(np.diff(scores) <= 1e-6)  # descending
+    # Every stored vector is its own best match. HNSW is approximate and its multithreaded
+    # build differs from run to run, so it may miss a rare one (seen once in many CI runs).
+    found = [index.search(vector, 1) for vector in vectors]
+    first_keys = np.array([keys[0] for keys, _ in found])
+    first_scores = np.array([scores[0] for _, scores in found])
+    itself = first_keys == np.arange(1, 501)
+    assert itself.mean() >= (1.0 if isinstance(index, ExactIndex) else 0.99)
+    np.testing.assert_allclose(first_scores[itself], 1.0, atol=1e-5)
 
 
 def test_matches_brute_force(index: VectorIndex) -> None:

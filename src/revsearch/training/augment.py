@@ -54,14 +54,19 @@ class PadToAspect(A.ImageOnlyTransform):
         return ("max_ratio",)
 
 
-def build_pipeline(size: int, strength: float, seed: int) -> A.Compose:
-    """Augmentations scaled by ``strength`` (0: none, 1: the shipped recipe)."""
+def build_pipeline(
+    size: int, strength: float, seed: int, crop_strength: float | None = None
+) -> A.Compose:
+    """Augmentations scaled by ``strength`` (0: none, 1: the shipped recipe); the framing ones
+    (padding, resized crop) by ``crop_strength`` when given, since uploads are framed loosely
+    or tightly far more often than they are discoloured."""
     s = strength
+    c = strength if crop_strength is None else crop_strength
     return A.Compose(
         [
-            PadToAspect(max_ratio=1.0 + 0.8 * s, p=0.3 * s),
+            PadToAspect(max_ratio=1.0 + 0.8 * c, p=0.3 * c),
             A.RandomResizedCrop(
-                size=(size, size), scale=(1.0 - 0.6 * s, 1.0), ratio=(1 - 0.4 * s, 1 + 0.7 * s)
+                size=(size, size), scale=(1.0 - 0.6 * c, 1.0), ratio=(1 - 0.4 * c, 1 + 0.7 * c)
             ),
             A.HorizontalFlip(p=0.5),
             A.Affine(

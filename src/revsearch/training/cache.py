@@ -44,6 +44,7 @@ def trunk_features(
     *,
     views: int,
     strength: float,
+    crop_strength: float | None = None,
     seed: int,
     threads: int = 0,
     on_progress: Callable[[int], None] | None = None,
@@ -58,7 +59,9 @@ def trunk_features(
 
     def prepare_chunk(item: tuple[int, list[int]]) -> tuple[list[int], np.ndarray]:
         number, indices = item
-        pipeline = build_pipeline(transform.size, strength, seed=seed * 1_000_003 + number)
+        pipeline = build_pipeline(
+            transform.size, strength, seed=seed * 1_000_003 + number, crop_strength=crop_strength
+        )
         arrays = [
             augmented(data.paths[i], pipeline if view else None, transform)
             for i in indices

@@ -16,10 +16,13 @@ LOSSES = ("proxy_anchor", "norm_softmax")
 # The settings the cached trunk features depend on: data, split, frozen part, augmentation.
 CACHE_KEYS = (
     "backbone", "seed", "manifest", "split", "limit", "val_fraction",
-    "trainable_blocks", "views", "augment_strength",
+    "trainable_blocks", "views", "augment_strength", "crop_strength",
 )  # fmt: skip
 # Where and how fast a run goes, not what it learns: outside the model's identity.
 EXECUTION_KEYS = ("threads", "device")
+# Settings added after models were shipped: left out of ids and cache names while unset, so
+# the recipes that made those models still name them.
+OPTIONAL_KEYS = ("crop_strength",)
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,11 @@ class Recipe:
     # Model: the last ``trainable_blocks`` MBConv blocks + head are trained; the rest is frozen.
     embedding_dim: int = 512
     trainable_blocks: int = 8
-    # Augmentation: ``views`` cached augmented views per image, at this strength (0-1).
+    # Augmentation: ``views`` cached augmented views per image, at this strength (0-1); the
+    # framing part (resized crop, padding) at ``crop_strength`` if set, else the same.
     views: int = 6
     augment_strength: float = 1.0
+    crop_strength: float | None = None
     # Optimisation.
     epochs: int = 12
     batch_classes: int = 16
@@ -65,6 +70,7 @@ class Recipe:
             "trainable_blocks": 1 <= self.trainable_blocks <= 16,
             "views": self.views >= 1,
             "augment_strength": 0.0 <= self.augment_strength <= 1.0,
+            "crop_strength": self.crop_strength is None or 0.0 <= self.crop_strength <= 1.0,
             "epochs": self.epochs >= 1,
             "batch_classes": self.batch_classes >= 2,
             "batch_per_class": self.batch_per_class >= 1,
@@ -84,7 +90,7 @@ class Recipe:
     def identity(self) -> dict[str, Any]:
         """What the weights depend on: the manifest by content (not by where the checkout lies),
         and not how it is run; the same recipe run anywhere gives the same model id."""
-        values = self.as_dict()
+        values = _without_unset(self.as_dict())
         for name in EXECUTION_KEYS:
             del values[name]
         values["manifest"] = hashlib.sha256(Path(self.manifest).read_bytes()).hexdigest()
@@ -92,7 +98,11 @@ class Recipe:
 
     def cache_key(self) -> dict[str, Any]:
         """What the cached frozen features depend on (tuning other settings reuses them)."""
-        return {name: getattr(self, name) for name in CACHE_KEYS}
+        return _without_unset({name: getattr(self, name) for name in CACHE_KEYS})
+
+
+def _without_unset(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not (k in OPTIONAL_KEYS and v is None)}
 
 
 def load_recipe(path: Path, **overrides: Any) -> Recipe:

@@ -220,6 +220,7 @@ def _features(
         name,
         views=views,
         strength=recipe.augment_strength,
+        crop_strength=recipe.crop_strength,
         seed=recipe.seed,
         threads=recipe.threads,
         on_progress=on_progress,
