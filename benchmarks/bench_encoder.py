@@ -28,7 +28,7 @@ from revsearch.encoder.registry import (
     default_export_path,
     get_pretrained,
     shipped_float_model,
-    shipped_model,
+    shipped_int8_model,
 )
 from revsearch.eval.runner import evaluate
 from revsearch.indexing import sha256_file
@@ -169,7 +169,7 @@ def main() -> None:
         help="an earlier encoder.json: reuse the accuracy of models whose file is unchanged",
     )  # fmt: skip
     args = parser.parse_args()
-    trained, trained_int8 = shipped_float_model(), shipped_model()
+    trained, trained_int8 = shipped_float_model(), shipped_int8_model()
     if trained is None or trained_int8 is None:
         raise SystemExit("the shipped models are missing from src/revsearch/models/")
     with tempfile.TemporaryDirectory() as scratch:

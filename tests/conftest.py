@@ -36,7 +36,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def float_model_path(model_path: Path) -> Path:
-    """The float model behind the default one (which may be its int8 copy)."""
+    """The float model: the default one, or the one behind it when that is an int8 copy."""
     return shipped_float_model() or model_path
 
 

@@ -9,15 +9,16 @@ from revsearch.encoder.registry import (
     PACKAGED_MODELS_DIR,
     resolve_model_path,
     shipped_float_model,
-    shipped_model,
+    shipped_int8_model,
 )
 from tests.samples import DATASET, small_rows
 
 MAX_FILE_MB = 20
 
 
-def test_the_shipped_int8_model_is_the_default() -> None:
-    default = shipped_model()
+def test_the_shipped_float_model_is_the_default() -> None:
+    """Its int8 copy scores 1.0 point less Recall@1, past the 0.5 allowed (model card)."""
+    default = shipped_float_model()
     assert default is not None and resolve_model_path() == default
 
 
@@ -31,7 +32,7 @@ def test_shipped_models_are_small_and_named_in_the_model_card() -> None:
 
 
 def test_int8_model_is_the_quantised_float_model() -> None:
-    float_path, int8_path = shipped_float_model(), shipped_model()
+    float_path, int8_path = shipped_float_model(), shipped_int8_model()
     assert float_path is not None and int8_path is not None
     float_encoder, int8_encoder = OnnxEncoder(float_path), OnnxEncoder(int8_path)
     assert int8_encoder.model_id == f"{float_encoder.model_id}-int8"
