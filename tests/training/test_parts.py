@@ -183,7 +183,9 @@ def test_crop_strength_frames_views_apart_from_the_other_augmentations() -> None
     path = DATASET / small_rows(classes=1, per_class=1, split="train")[0]["image"]
     transform = Transform(224, (0.5,) * 3, (0.5,) * 3)
     clean = augmented(path, None, transform)
-    unframed = [clean, clean[:, :, ::-1]]  # a horizontal flip is not a matter of strength
+    # A flip is not a matter of strength; a zero-strength crop keeps the whole image only
+    # because the dataset's images are square.
+    unframed = [clean, clean[:, :, ::-1]]
 
     def views(crop_strength: float) -> list[np.ndarray]:
         return [

@@ -57,9 +57,9 @@ class PadToAspect(A.ImageOnlyTransform):
 def build_pipeline(
     size: int, strength: float, seed: int, crop_strength: float | None = None
 ) -> A.Compose:
-    """Augmentations scaled by ``strength`` (0: none, 1: the shipped recipe); the framing ones
-    (padding, resized crop) by ``crop_strength`` when given, since uploads are framed loosely
-    or tightly far more often than they are discoloured."""
+    """Augmentations scaled by ``strength`` (0: none, 1: the full range); the framing ones
+    (padding, resized crop) by ``crop_strength`` when given, because framing alone trades
+    clean Recall@1 against robustness to cropped queries (docs/training.md)."""
     s = strength
     c = strength if crop_strength is None else crop_strength
     return A.Compose(
