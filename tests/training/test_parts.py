@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import shipped_float_model
@@ -183,8 +184,7 @@ def test_crop_strength_frames_views_apart_from_the_other_augmentations() -> None
     path = DATASET / small_rows(classes=1, per_class=1, split="train")[0]["image"]
     transform = Transform(224, (0.5,) * 3, (0.5,) * 3)
     clean = augmented(path, None, transform)
-    # A flip is not a matter of strength; a zero-strength crop keeps the whole image only
-    # because the dataset's images are square.
+    # A flip is not a matter of strength.
     unframed = [clean, clean[:, :, ::-1]]
 
     def views(crop_strength: float) -> list[np.ndarray]:
@@ -197,6 +197,20 @@ def test_crop_strength_frames_views_apart_from_the_other_augmentations() -> None
         assert any(np.allclose(view, other, atol=1e-6) for other in unframed)
     framed = views(1.0)
     assert not any(np.allclose(view, other, atol=1e-6) for view in framed for other in unframed)
+
+
+def test_a_zero_strength_view_of_a_wide_photo_keeps_its_sides(tmp_path: Path) -> None:
+    stripes = np.zeros((100, 300, 3), dtype=np.uint8)
+    for index in range(3):
+        stripes[:, 100 * index : 100 * (index + 1), index] = 255  # red, green, blue
+    path = tmp_path / "wide.png"
+    Image.fromarray(stripes).save(path)
+    transform = Transform(224, (0.5,) * 3, (0.5,) * 3)
+    clean = augmented(path, None, transform)
+    for seed in range(4):
+        view = augmented(path, build_pipeline(224, 0.0, seed), transform)
+        # Only resampling differs (the centre square would be all green).
+        assert min(np.abs(view - other).mean() for other in (clean, clean[:, :, ::-1])) < 0.05
 
 
 def test_recipe_rejects_a_validation_share_of_one() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from revsearch.errors import MissingExtraError
-from revsearch.preprocess import Transform, decode
+from revsearch.preprocess import Transform, decode, resize
 
 try:
     import albumentations as A
@@ -90,5 +90,13 @@ def augmented(path: str | Path, pipeline: A.Compose | None, transform: Transform
     """One view of an image as the model's input array; ``pipeline=None`` gives the clean one."""
     image = decode(path).image
     if pipeline is not None:
-        image = Image.fromarray(pipeline(image=np.asarray(image))["image"])
+        image = Image.fromarray(pipeline(image=np.asarray(squashed(image)))["image"])
     return transform(image)
+
+
+def squashed(image: Image.Image) -> Image.Image:
+    """The whole photo on a square of the same area, as queries see it (``transform`` squashes
+    too); otherwise the crop's aspect range would cut the sides off wide photos."""
+    if image.width == image.height:
+        return image
+    return resize(image, round((image.width * image.height) ** 0.5))
