@@ -26,7 +26,7 @@ from revsearch.training.augment import augmented, build_pipeline
 from revsearch.training.data import Labelled
 from revsearch.training.model import SplitEncoder, Trunk
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: views of non-square photos start from the whole photo
 CHUNK = 8
 
 
