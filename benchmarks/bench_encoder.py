@@ -1,11 +1,12 @@
 """Encoder benchmark: the shipped retrieval-trained model (float and int8) against the
 ImageNet EfficientNet-Lite0 baseline, speed and accuracy, all measured in the same run.
 
-    python benchmarks/bench_encoder.py              # speed + accuracy (~20 minutes on 2 cores)
+    python benchmarks/bench_encoder.py              # speed + accuracy (~10 minutes on 2 cores)
     python benchmarks/bench_encoder.py --skip-accuracy
 
 Speed: ms per image at batch 1 on 2 ONNX Runtime threads, the models timed in interleaved
-rounds so load changes hit all of them alike; eager PyTorch on the baseline for reference.
+rounds so load changes hit all of them alike, reported by medians; eager PyTorch on the
+baseline for reference.
 Accuracy: `revsearch eval --perturb` on the eval classes 99-196.
 Writes benchmarks/results/encoder.json and encoder.md.
 """
@@ -50,11 +51,13 @@ def baseline_model(scratch: Path) -> Path:
     return path
 
 
-def speeds(models: dict[str, Path], rounds: int = 5, per_round: int = 60) -> dict[str, dict]:
+def speeds(models: dict[str, Path], rounds: int = 41, per_round: int = 30) -> dict[str, dict]:
+    """Medians, of the rounds and of each round's ratio to the baseline: a few rounds slowed
+    by other load on a shared machine moved a mean by 10-30 % here, a median much less."""
     encoders = {name: OnnxEncoder(path, threads=2) for name, path in models.items()}
     images = sorted((MANIFEST.parent / "images" / "test").glob("*.jpg"))[:per_round]
     arrays = [prepare(p, next(iter(encoders.values())).transform)[None] for p in images]
-    totals = dict.fromkeys(encoders, 0.0)
+    round_seconds: dict[str, list[float]] = {name: [] for name in encoders}
     for encoder in encoders.values():
         encoder.encode_arrays(arrays[0])  # warm-up
     for _ in range(rounds):
@@ -62,13 +65,16 @@ def speeds(models: dict[str, Path], rounds: int = 5, per_round: int = 60) -> dic
             started = time.perf_counter()
             for array in arrays:
                 encoder.encode_arrays(array)
-            totals[name] += time.perf_counter() - started
+            round_seconds[name].append(time.perf_counter() - started)
     queries = np.concatenate(arrays[:32])
     out = {}
     for name, encoder in encoders.items():
         out[name] = {
             "model_id": encoder.model_id,
-            "ms_per_image": round(totals[name] / (rounds * len(arrays)) * 1e3, 2),
+            "ms_per_image": round(float(np.median(round_seconds[name])) / len(arrays) * 1e3, 2),
+            "vs_baseline": round(
+                float(np.median(np.divide(round_seconds[name], round_seconds["baseline"]))), 2
+            ),
             "size_mb": round(models[name].stat().st_size / 1e6, 1),
             "embedding_dim": encoder.dim,
         }
@@ -122,11 +128,11 @@ def accuracy(model: Path) -> dict:
 
 def markdown(results: dict) -> str:
     speed = results["speed"]
-    base = speed["baseline"]["ms_per_image"]
     lines = [
         "# Encoder benchmark",
         "",
-        f"Machine: {results['machine']}. Batch 1, 2 ONNX Runtime threads, interleaved rounds.",
+        f"Machine: {results['machine']}. Batch 1, 2 ONNX Runtime threads, "
+        "medians of interleaved rounds.",
         "",
         "| model | id | dim | MB | ms/img | vs baseline |",
         "|---|---|---|---|---|---|",
@@ -134,7 +140,7 @@ def markdown(results: dict) -> str:
     for name, row in speed.items():
         lines.append(
             f"| {name} | `{row['model_id']}` | {row['embedding_dim']} | {row['size_mb']} "
-            f"| {row['ms_per_image']} | {row['ms_per_image'] / base:.2f}x |"
+            f"| {row['ms_per_image']} | {row['vs_baseline']:.2f}x |"
         )
     lines += [
         "",
