@@ -16,6 +16,7 @@ from revsearch.preprocess import Transform
 from revsearch.training.augment import PadToAspect, augmented, build_pipeline
 from revsearch.training.data import Labelled, balanced_batches, split_classes
 from revsearch.training.losses import NormSoftmaxLoss, ProxyAnchorLoss
+from revsearch.training.model import build_model
 from revsearch.training.recipe import Recipe, load_recipe
 from revsearch.training.trainer import train, trained_spec
 from tests.samples import DATASET, small_rows
@@ -57,6 +58,7 @@ def test_model_id_follows_the_manifest_content_not_where_or_how_it_runs(tmp_path
         ("device = 'tpu'", "invalid value for device"),
         ("device = 'cuda:x'", "invalid value for device"),
         ("crop_strength = 1.5", "invalid value for crop_strength"),
+        ("trainable_blocks = 0", "invalid value for trainable_blocks"),
     ],
 )
 def test_bad_recipes_are_refused_with_the_setting_named(
@@ -80,6 +82,13 @@ def test_the_shipped_model_id_is_the_one_its_recipe_gives() -> None:
     float_model = shipped_float_model()
     assert float_model is not None
     assert OnnxEncoder(float_model, threads=1).model_id == trained_spec(recipe).model_id
+
+
+def test_trainable_blocks_are_bounded_by_the_backbone_not_by_lite0() -> None:
+    assert build_model("efficientnet-lite0-imagenet", 16, 8).split == 0  # every block trains
+    with pytest.raises(BadParameterError, match=r"trainable_blocks: 17 \(this backbone has 16"):
+        build_model("efficientnet-lite0-imagenet", 17, 8)
+    assert Recipe(trainable_blocks=20).trainable_blocks == 20  # valid for Lite1 (21 blocks)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")

@@ -11,20 +11,29 @@ from torch import nn
 
 from revsearch.encoder.export import load_backbone
 from revsearch.encoder.registry import get_pretrained
+from revsearch.errors import BadParameterError
 
 
 class SplitEncoder(nn.Module):
     def __init__(self, backbone: nn.Module, trainable_blocks: int, embedding_dim: int) -> None:
         super().__init__()
+        blocks = len(backbone._blocks)  # Lite0 16, Lite1 21
+        if not 1 <= trainable_blocks <= blocks:
+            raise BadParameterError(
+                f"recipe: invalid value for trainable_blocks: {trainable_blocks} "
+                f"(this backbone has {blocks} blocks)"
+            )
         self.backbone = backbone
-        self.split = len(backbone._blocks) - trainable_blocks
+        self.split = blocks - trainable_blocks
         self.head = nn.Linear(backbone._conv_head.out_channels, embedding_dim)
         for module in (backbone._conv_stem, backbone._bn0, *backbone._blocks[: self.split]):
             module.requires_grad_(False)
 
     def _block(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        rate = self.backbone._global_params.drop_connect_rate or 0.0
-        return self.backbone._blocks[index](x, drop_connect_rate=rate * index / 16)
+        # Stochastic depth grows with depth up to the backbone's own rate, as in EfficientNet.
+        blocks = self.backbone._blocks
+        rate = (self.backbone._global_params.drop_connect_rate or 0.0) * index / len(blocks)
+        return blocks[index](x, drop_connect_rate=rate)
 
     def trunk(self, images: torch.Tensor) -> torch.Tensor:
         b = self.backbone

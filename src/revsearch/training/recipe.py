@@ -67,7 +67,7 @@ class Recipe:
             "loss": self.loss in LOSSES,
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "embedding_dim": self.embedding_dim >= 8,
-            "trainable_blocks": 1 <= self.trainable_blocks <= 16,
+            "trainable_blocks": self.trainable_blocks >= 1,  # the backbone sets the maximum
             "views": self.views >= 1,
             "augment_strength": 0.0 <= self.augment_strength <= 1.0,
             "crop_strength": self.crop_strength is None or 0.0 <= self.crop_strength <= 1.0,
