@@ -55,7 +55,10 @@ class HnswIndex:
         if len(keys) == 0:
             return
         self.remove(keys)
-        self._index.add(keys, np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
+        # One thread: usearch's concurrent add can leave a stored vector that no search reaches
+        # (unum-cloud/USearch#735, open in 2.25.3); seen in CI as an image missing its own query.
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        self._index.add(keys, vectors, threads=1)
 
     def remove(self, keys: np.ndarray) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
