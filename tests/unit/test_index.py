@@ -38,8 +38,10 @@ def test_every_stored_vector_is_reachable(index: VectorIndex) -> None:
     about half the builds had one no query could reach, so this failed before the fix."""
     vectors = unit_vectors(3000, seed=2)
     index.add(np.arange(3000), vectors)
-    first = np.array([index.search(vector, 1)[0][0] for vector in vectors])
-    assert np.flatnonzero(first != np.arange(3000)).tolist() == []
+    found = [index.search(vector, 1) for vector in vectors]
+    first_keys = np.array([keys[0] for keys, _ in found])
+    assert np.flatnonzero(first_keys != np.arange(3000)).tolist() == []
+    np.testing.assert_allclose([scores[0] for _, scores in found], 1.0, atol=1e-5)
 
 
 def test_matches_brute_force(index: VectorIndex) -> None:
