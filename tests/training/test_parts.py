@@ -78,7 +78,7 @@ def test_overrides_win_and_a_relative_manifest_follows_the_recipe_file(tmp_path:
 
 def test_the_shipped_model_id_is_the_one_its_recipe_gives() -> None:
     """The model card's id can be reproduced: same recipe, same manifest content, same id."""
-    recipe = load_recipe(REPO / "recipes" / "cars-lite0-all.toml")
+    recipe = load_recipe(REPO / "recipes" / "cars-lite1-all.toml")
     float_model = shipped_float_model()
     assert float_model is not None
     assert OnnxEncoder(float_model, threads=1).model_id == trained_spec(recipe).model_id

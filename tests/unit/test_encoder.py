@@ -22,9 +22,10 @@ def test_spec_round_trip() -> None:
 
 
 def test_model_carries_its_spec(encoder: OnnxEncoder) -> None:
-    assert encoder.model_id and encoder.spec.architecture == "efficientnet-lite0"
-    assert encoder.spec.input_size == 224 and encoder.dim in (512, 1280)
-    assert encoder.transform.size == 224
+    backbones = {p.architecture: p for p in PRETRAINED.values()}
+    assert encoder.model_id and encoder.spec.architecture in backbones
+    assert encoder.spec.input_size == backbones[encoder.spec.architecture].input_size
+    assert encoder.transform.size == encoder.spec.input_size and encoder.dim in (512, 1280)
 
 
 def test_vectors_are_unit_length_and_batch_independent(encoder: OnnxEncoder) -> None:

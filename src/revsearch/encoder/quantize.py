@@ -22,7 +22,7 @@ from revsearch.preprocess import prepare
 CALIBRATION_BATCH = 8
 # A retrieval-trained head magnifies the int8 error of the first, full-resolution layers, and
 # min-max ranges waste int8 levels on rare outliers. Chosen on 300 training-class images by
-# embedding cosine to the float model (models/README.md): for the shipped model, 0.993 mean /
+# embedding cosine to the float model (models/README.md): for a Lite0 model, 0.993 mean /
 # 0.951 min with only the stem in float, 0.998 / 0.989 with the 4 first convolutions in float
 # (percentile ranges both), at about the same speed.
 FLOAT_LEADING_CONVS = 4

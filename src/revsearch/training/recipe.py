@@ -27,7 +27,7 @@ OPTIONAL_KEYS = ("crop_strength",)
 
 @dataclass(frozen=True)
 class Recipe:
-    """Defaults are the shipped model's recipe (recipes/cars-lite0.toml repeats them)."""
+    """Defaults train a small Lite0 model; the recipe files in recipes/ set every value they use."""
 
     name: str = "revsearch-cars-lite0"
     backbone: str = "efficientnet-lite0-imagenet"
