@@ -89,10 +89,10 @@ def bench_engine(
 
 def markdown(results: dict) -> str:
     lines = [
-        f"Indexing {results['images']:,} Stanford Cars images (decode + encode + commit) on "
-        f"{results['machine']}; Ray {results['ray_version']}, {results['cpus_per_actor']} CPU "
-        f"per actor; the local Ray instance started in {results['ray_start_seconds']} s "
-        "(once, not in the rows).",
+        f"Indexing {results['images']:,} Stanford Cars images (decode + encode + commit) with "
+        f"`{results['model_id']}` on {results['machine']}; Ray {results['ray_version']}, "
+        f"{results['cpus_per_actor']} CPU per actor; the local Ray instance started in "
+        f"{results['ray_start_seconds']} s (once, not in the rows).",
         "",
         "| engine | workers | seconds | images/s | ratio | 64-image run | marginal images/s "
         "| marginal ratio |",
@@ -150,6 +150,7 @@ def main() -> None:
     results = {
         "machine": f"{platform.processor() or platform.machine()}, {cores} cores",
         "images": len(sources),
+        "model_id": OnnxEncoder(resolve_model_path(), threads=1).model_id,
         "ray_version": ray.__version__,
         "cpus_per_actor": CPUS_PER_ACTOR,
         "ray_start_seconds": round(ray_start, 2),
