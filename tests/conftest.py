@@ -12,7 +12,7 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path, shipped_float_model
 from revsearch.errors import ModelNotFoundError
 from revsearch.indexing import Indexer, read_manifest
-from tests.samples import DATASET, small_rows, write_manifest
+from tests.samples import DATASET, manifest_rows, small_rows, write_manifest
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -49,6 +49,20 @@ def encoder(model_path: Path) -> OnnxEncoder:
 def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """240 eval-split images: 20 classes x 12."""
     return write_manifest(small_rows(), tmp_path_factory.mktemp("data") / "small.csv")
+
+
+@pytest.fixture(scope="session")
+def product_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 classes: 6 train-split and 3 test-split photos of each."""
+    wanted = {"train": 6, "test": 3}
+    chosen: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in manifest_rows():
+        if int(row["class_id"]) <= 10:
+            bucket = chosen.setdefault((row["class_id"], row["stanford_split"]), [])
+            if len(bucket) < wanted[row["stanford_split"]]:
+                bucket.append(row)
+    rows = [row for key in sorted(chosen) for row in chosen[key]]
+    return write_manifest(rows, tmp_path_factory.mktemp("product") / "product.csv")
 
 
 @pytest.fixture(scope="session")

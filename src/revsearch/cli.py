@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import numpy as np
 from tqdm import tqdm
 
 from revsearch.catalog.catalog import Catalog
@@ -31,6 +32,7 @@ from revsearch.indexing import (
     reindex,
     sha256_file,
 )
+from revsearch.prediction import DEFAULT_VOTE_TEMPERATURE, SURE_CONFIDENCE
 from revsearch.search import Searcher, check_k
 from revsearch.stores.reader import S3_SCHEME, SourceReader
 from revsearch.training.commands import recipe_with_overrides, train_command, tune_command
@@ -295,11 +297,7 @@ def search(
                 }
                 for hit in response.hits
             ],
-            "prediction": (
-                {"class_name": prediction.class_name, "confidence": round(prediction.confidence, 4)}
-                if prediction
-                else None
-            ),
+            "prediction": prediction.as_dict() if prediction else None,
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -308,7 +306,7 @@ def search(
             f"{rank:>3}  {hit.score:.3f}  {hit.record.class_name or '-':<40}  {hit.record.source}"
         )
     if prediction:
-        click.echo(f"this looks like: {prediction.class_name} ({prediction.confidence:.0%})")
+        click.echo(f"this looks like: {prediction.describe()}")
     elif not response.hits:
         click.echo("no results")
 
@@ -414,6 +412,12 @@ def _held_out_classes(recipe: Path, manifest: Path | None, limit: int | None) ->
     "--manifest", type=click.Path(path_type=Path, dir_okay=False), default=None,
     help="CSV with image, class_name and retrieval_split columns.",
 )  # fmt: skip
+@click.option(
+    "--protocol", type=click.Choice(["open-set", "stanford"]), default="open-set",
+    show_default=True,
+    help="open-set: retrieval within --split (classes 99-196 by default); stanford: test-split "
+    "queries against a train-split gallery (top-1 class accuracy and the vote's calibration).",
+)  # fmt: skip
 @click.option("--split", default="eval", show_default=True)
 @click.option(
     "--recipe", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -431,6 +435,7 @@ def _held_out_classes(recipe: Path, manifest: Path | None, limit: int | None) ->
 def eval_command(
     ctx: click.Context,
     manifest: Path | None,
+    protocol: str,
     split: str,
     recipe: Path | None,
     limit: int | None,
@@ -438,13 +443,20 @@ def eval_command(
     as_json: bool,
     model: Path | None,
 ) -> None:
-    """Recall@1/2/4/8 and MAP@R of the model on a labelled split."""
+    """Recall@1/2/4/8 and MAP@R of the model on a labelled split, or the product protocol."""
     from revsearch.eval.runner import evaluate, evaluate_images
 
     if manifest is None and recipe is None:
         raise BadParameterError("give --manifest, --recipe or both")
     if manifest is not None and not manifest.is_file():
         raise NotFoundError(f"{manifest}: no such file")
+    if protocol == "stanford":
+        if manifest is None or recipe is not None:
+            raise BadParameterError("--protocol stanford takes --manifest and no --recipe")
+        _eval_stanford(
+            _encoder(_settings(ctx), model, threads=1), manifest, limit, perturb, as_json
+        )
+        return
     held_out = _held_out_classes(recipe, manifest, limit) if recipe else None
     encoder = _encoder(_settings(ctx), model, threads=1)
     with _progress("encoding") as bar:
@@ -468,6 +480,110 @@ def eval_command(
         click.echo(f"{name:>10}: {value:.4f}")
     for name, value in result.perturbed_recall_at_1.items():
         click.echo(f"recall@1 of {name} queries: {value:.4f}")
+
+
+def _eval_stanford(
+    encoder: OnnxEncoder, manifest: Path, limit: int | None, perturb: bool, as_json: bool
+) -> None:
+    from revsearch.eval.product import evaluate_product
+
+    with _progress("encoding") as bar:
+        result = evaluate_product(
+            encoder,
+            manifest,
+            limit=limit,
+            workers=os.cpu_count() or 1,
+            perturb=perturb,
+            on_start=lambda total: bar.reset(total=total),
+            on_progress=bar.update,
+        )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(
+        f"model {result.model_id}: {result.queries} test queries against {result.gallery} "
+        f"train images, {result.classes} classes"
+    )
+    click.echo(f"top-1 class accuracy, nearest image: {result.nearest_accuracy:.4f}")
+    click.echo(f"top-1 class accuracy, k-NN vote:     {result.vote_accuracy:.4f}")
+    sure = "-" if result.sure_accuracy is None else f"{result.sure_accuracy:.4f}"
+    click.echo(
+        f"sure answers (confidence >= {SURE_CONFIDENCE}): {result.sure_share:.1%} of queries, "
+        f"accuracy {sure}; expected calibration error {result.expected_calibration_error:.4f}"
+    )
+    click.echo("confidence   answers  accuracy")
+    for b in result.reliability:
+        accuracy = "-" if b.accuracy is None else f"{b.accuracy:.3f}"
+        click.echo(f"{b.low:.1f}-{b.high:.1f}   {b.answers:>8}  {accuracy:>8}")
+    for name, scores in result.perturbed.items():
+        click.echo(
+            f"{name} queries: nearest {scores['nearest_accuracy']:.4f}, "
+            f"vote {scores['vote_accuracy']:.4f}"
+        )
+
+
+@cli.command(name="calibrate-model")
+@click.option(
+    "--recipe", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    help="The recipe that trained the model: its held-out images are the calibration queries.",
+)  # fmt: skip
+@click.option("--limit", type=int, default=None, help="First N rows only (smoke runs).")
+@model_option
+@click.pass_context
+def calibrate_model(
+    ctx: click.Context, recipe: Path, limit: int | None, model: Path | None
+) -> None:
+    """Fit the k-NN vote's temperature on held-out images and store it in the model file."""
+    import dataclasses
+
+    from revsearch.encoder.batch import encode_paths
+    from revsearch.encoder.metadata import rewrite_spec
+    from revsearch.eval.calibration import expected_calibration_error, fit_temperature
+    from revsearch.eval.product import answer, neighbours
+    from revsearch.training.data import recipe_split
+
+    settings = recipe_with_overrides(recipe, manifest=None, limit=limit)
+    if settings.holdout != "images" or settings.val_fraction == 0:
+        raise BadParameterError(
+            f"{recipe}: calibration needs held-out images of the trained classes "
+            '(holdout = "images" and val_fraction > 0)'
+        )
+    trained, held = recipe_split(settings)
+    encoder = _encoder(_settings(ctx), model, threads=1)
+    names = [trained.class_names[i] for i in trained.labels]
+    truth = [held.class_names[i] for i in held.labels]
+    with _progress("encoding", len(trained) + len(held)) as bar:
+        workers = os.cpu_count() or 1
+        gallery = encode_paths(encoder, trained.paths, workers=workers, on_progress=bar.update)
+        queries = encode_paths(encoder, held.paths, workers=workers, on_progress=bar.update)
+    scores, labels = neighbours(gallery, names, queries)
+    temperature = fit_temperature(scores, labels, truth)
+    before = encoder.spec.vote_temperature or DEFAULT_VOTE_TEMPERATURE
+    for label, value in (("before", before), ("after", temperature)):
+        answers = answer(gallery, names, queries, value)
+        correct = np.asarray(answers.voted) == np.asarray(truth)
+        error = expected_calibration_error(answers.confidence, correct)
+        click.echo(f"{label}: temperature {value:.4g}, expected calibration error {error:.4f}")
+    rewrite_spec(encoder.path, dataclasses.replace(encoder.spec, vote_temperature=temperature))
+    click.echo(f"wrote vote temperature {temperature:.4g} into {encoder.path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@model_option
+@click.pass_context
+def models(ctx: click.Context, as_json: bool, model: Path | None) -> None:
+    """The shipped and configured encoders: which is the default, what each was trained on."""
+    from revsearch.encoder.catalogue import list_models
+
+    entries = list_models(model or _settings(ctx).model)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for entry in entries:
+        mark = "*" if entry["default"] else " "
+        split = entry["training_split"] or "-"
+        click.echo(f"{mark} {entry['id']:<44} {split:<16} {entry['path']}")
 
 
 @cli.command()

@@ -76,6 +76,18 @@ def scan_folder(folder: Path) -> list[ImageSource]:
     return [ImageSource(absolute(p)) for p in sorted(files)]
 
 
+STANFORD_PREFIX = "stanford-"
+
+
+def split_column(split: str) -> tuple[str, str]:
+    """A split name -> (manifest column, value): ``train``/``eval`` are the open-set protocol's
+    ``retrieval_split``; ``stanford-train``/``stanford-test`` the product protocol's
+    ``stanford_split``."""
+    if split.startswith(STANFORD_PREFIX):
+        return "stanford_split", split.removeprefix(STANFORD_PREFIX)
+    return "retrieval_split", split
+
+
 def read_manifest(
     manifest: Path, *, split: str | None = None, limit: int | None = None
 ) -> list[ImageSource]:
@@ -85,9 +97,10 @@ def read_manifest(
             reader = csv.DictReader(handle)
             if "image" not in (reader.fieldnames or []):
                 raise BadParameterError(f"{manifest}: a manifest needs an 'image' column")
-            if split and "retrieval_split" not in (reader.fieldnames or []):
-                raise BadParameterError(f"{manifest}: no 'retrieval_split' column to filter on")
-            rows = [r for r in reader if not split or r.get("retrieval_split") == split]
+            column, value = split_column(split) if split else ("", "")
+            if split and column not in (reader.fieldnames or []):
+                raise BadParameterError(f"{manifest}: no '{column}' column to filter on")
+            rows = [r for r in reader if not split or r.get(column) == value]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BadParameterError(f"{manifest}: cannot read manifest ({exc})") from None
     base = Path(absolute(manifest)).parent

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,18 +11,11 @@ import numpy as np
 from revsearch.catalog.catalog import Catalog, Hit
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError
+from revsearch.prediction import VOTE_NEIGHBOURS, Prediction
+from revsearch.prediction import predict as vote_predict
 from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
 
 MAX_K = 100
-VOTE_NEIGHBOURS = 10
-# Softmax temperature of the vote: a neighbour 0.05 less similar counts e^-1 as much.
-VOTE_TEMPERATURE = 0.05
-
-
-@dataclass(frozen=True)
-class Prediction:
-    class_name: str
-    confidence: float
 
 
 @dataclass
@@ -39,17 +31,8 @@ def check_k(k: int) -> int:
     return k
 
 
-def predict(hits: list[Hit]) -> Prediction | None:
-    """Similarity-weighted vote of the nearest labelled neighbours."""
-    labelled = [h for h in hits[:VOTE_NEIGHBOURS] if h.record.class_name]
-    if not labelled:
-        return None
-    best = max(h.score for h in labelled)
-    weights: dict[str, float] = defaultdict(float)
-    for hit in labelled:
-        weights[hit.record.class_name] += float(np.exp((hit.score - best) / VOTE_TEMPERATURE))  # type: ignore[index]
-    class_name, weight = max(weights.items(), key=lambda item: item[1])
-    return Prediction(class_name, weight / sum(weights.values()))
+def predict(hits: list[Hit], temperature: float | None = None) -> Prediction | None:
+    return vote_predict([h.score for h in hits], [h.record.class_name for h in hits], temperature)
 
 
 class Searcher:
@@ -122,4 +105,4 @@ class Searcher:
         )
         if min_score is not None:
             hits = [h for h in hits if h.score >= min_score]
-        return SearchResponse(hits[:k], predict(hits))
+        return SearchResponse(hits[:k], predict(hits, self.encoder.spec.vote_temperature))

@@ -34,6 +34,11 @@ def test_search_answers_ranked_results_and_a_prediction(client: httpx.Client) ->
     assert top["thumbnail_url"] == f"/api/images/{top['id']}/thumbnail"
     assert body["prediction"]["class_name"] == class_name
     assert 0 < body["prediction"]["confidence"] <= 1
+    candidates = body["prediction"]["candidates"]
+    assert 1 <= len(candidates) <= 3 and candidates[0]["class_name"] == class_name
+    probabilities = [c["probability"] for c in candidates]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
+    assert body["prediction"]["sure"] == (body["prediction"]["confidence"] >= 0.9)
     assert set(body["timings_ms"]) == {"decode", "encode", "search", "total"}
     assert body["timings_ms"]["total"] >= body["timings_ms"]["encode"] > 0
 

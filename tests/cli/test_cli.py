@@ -65,8 +65,11 @@ def test_index_search_add_remove_stats(tmp_path: Path, small_manifest: Path, env
     assert top["image"] == query and top["score"] == pytest.approx(1.0, abs=1e-4)
     scores = [r["score"] for r in payload["results"]]
     assert scores == sorted(scores, reverse=True)
-    assert set(payload["prediction"]) == {"class_name", "confidence"}
-    assert 0 < payload["prediction"]["confidence"] <= 1
+    prediction = payload["prediction"]
+    assert set(prediction) == {"class_name", "confidence", "sure", "candidates"}
+    assert 0 < prediction["confidence"] <= 1
+    assert prediction["candidates"][0]["class_name"] == prediction["class_name"]
+    assert prediction["sure"] == (prediction["confidence"] >= 0.9)
 
     text = revsearch("search", query, "--catalog", catalog, env=env)
     assert text.returncode == 0 and "this looks like:" in text.stdout
@@ -284,3 +287,55 @@ def test_eval_on_held_out_classes_refuses_what_it_cannot_score(
     result = revsearch(*args, env=env)
     assert result.returncode == 1 and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_eval_product_protocol(product_manifest: Path, env) -> None:
+    result = revsearch("eval", "--manifest", product_manifest, "--protocol", "stanford",
+                       "--json", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["protocol"], report["queries"], report["gallery"]) == ("stanford", 30, 60)
+    assert 0 < report["nearest_accuracy"] <= 1 and 0 < report["vote_accuracy"] <= 1
+    assert sum(b["answers"] for b in report["reliability"]) == 30
+    text = revsearch("eval", "--manifest", product_manifest, "--protocol", "stanford", env=env)
+    assert "k-NN vote" in text.stdout and "sure answers" in text.stdout
+    mixed = revsearch("eval", "--protocol", "stanford", "--recipe", "recipes/cars-lite1.toml",
+                      "--manifest", product_manifest, env=env)  # fmt: skip
+    assert mixed.returncode == 1 and mixed.stderr.startswith("error: --protocol stanford")
+
+
+def test_models_lists_shipped_and_configured_encoders(model_path: Path, tmp_path: Path, env):
+    other = tmp_path / "other.onnx"
+    other.write_bytes(model_path.read_bytes())
+    result = revsearch("models", "--json", "--model", other, env=env)
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert [e["default"] for e in entries].count(True) == 1
+    assert entries[-1]["path"] == str(other) and entries[-1]["default"]
+    assert all(set(e) == {"id", "path", "default", "training_split", "metrics"} for e in entries)
+    shipped = [e for e in entries if "/models/" in e["path"]]
+    assert all(e["training_split"] in {"retrieval-train", "stanford-train"} for e in shipped)
+    assert revsearch("models", env=env).stdout.count("*") == 1
+
+
+def test_calibrate_model_stores_a_fitted_vote_temperature(
+    product_manifest: Path, model_path: Path, tmp_path: Path, env
+) -> None:
+    recipe = tmp_path / "product.toml"
+    recipe.write_text(
+        f'manifest = "{product_manifest}"\nsplit = "stanford-train"\n'
+        'holdout = "images"\nval_fraction = 0.34\n'
+    )
+    model = tmp_path / "model.onnx"
+    model.write_bytes(model_path.read_bytes())
+    assert OnnxEncoder(model).spec.vote_temperature is None
+    result = revsearch("calibrate-model", "--recipe", recipe, "--model", model, env=env)
+    assert result.returncode == 0, result.stderr
+    fitted = OnnxEncoder(model).spec
+    assert fitted.vote_temperature is not None and 0.005 <= fitted.vote_temperature <= 0.5
+    assert fitted.model_id == OnnxEncoder(model_path).model_id  # the same weights, same id
+    assert f"wrote vote temperature {fitted.vote_temperature:.4g}" in result.stdout
+
+    recipe.write_text(f'manifest = "{product_manifest}"\nval_fraction = 0.2\n')
+    refused = revsearch("calibrate-model", "--recipe", recipe, "--model", model, env=env)
+    assert refused.returncode == 1 and "held-out images" in refused.stderr

@@ -55,6 +55,21 @@ def test_upload_shows_ranked_results_and_a_prediction(page: Any) -> None:
     wait_for_thumbnails(page)
 
 
+def test_an_unsure_answer_says_so_and_names_the_alternatives(page: Any) -> None:
+    with page.expect_response("**/api/search") as answered:
+        upload(page)
+    prediction = answered.value.json()["prediction"]
+    doubt = page.locator("#prediction-doubt")
+    expect(page.locator("#prediction strong")).to_have_text(prediction["class_name"])
+    if prediction["sure"]:
+        expect(doubt).to_be_hidden()
+    else:
+        expect(doubt).to_be_visible()
+        expect(doubt).to_contain_text("Not sure.")
+        for candidate in prediction["candidates"][1:]:
+            expect(doubt).to_contain_text(candidate["class_name"])
+
+
 def test_slider_changes_the_number_of_results(page: Any) -> None:
     upload(page)
     results = page.locator("#results li")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from revsearch.catalog.db import ImageRecord
+from revsearch.prediction import CANDIDATES, SURE_CONFIDENCE, Prediction
 
 
 class ErrorDetail(BaseModel):
@@ -26,9 +27,32 @@ class SearchResult(BaseModel):
     thumbnail_url: str
 
 
+class CandidateOut(BaseModel):
+    class_name: str
+    probability: float = Field(ge=0, le=1)
+
+
 class PredictionOut(BaseModel):
     class_name: str
     confidence: float = Field(ge=0, le=1)
+    sure: bool = Field(description=f"confidence of at least {SURE_CONFIDENCE}")
+    candidates: list[CandidateOut] = Field(
+        description=f"the {CANDIDATES} most likely classes with their share of the vote, best first"
+    )
+
+
+def prediction_out(prediction: Prediction | None) -> PredictionOut | None:
+    if prediction is None:
+        return None
+    return PredictionOut(
+        class_name=prediction.class_name,
+        confidence=round(prediction.confidence, 4),
+        sure=prediction.sure,
+        candidates=[
+            CandidateOut(class_name=c.class_name, probability=round(c.probability, 4))
+            for c in prediction.candidates
+        ],
+    )
 
 
 class Timings(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from revsearch.api.errors import error_docs
-from revsearch.api.schemas import PredictionOut, SearchOut, Timings, search_result
+from revsearch.api.schemas import SearchOut, Timings, prediction_out, search_result
 from revsearch.api.services import Services, get_services
 from revsearch.api.uploads import read_upload
 from revsearch.search import MAX_K
@@ -39,16 +39,9 @@ async def search(
         year_min=year_min,
         year_max=year_max,
     )
-    prediction = response.prediction
     return SearchOut(
         results=[search_result(hit.record, hit.score) for hit in response.hits],
-        prediction=(
-            PredictionOut(
-                class_name=prediction.class_name, confidence=round(prediction.confidence, 4)
-            )
-            if prediction
-            else None
-        ),
+        prediction=prediction_out(response.prediction),
         timings_ms=Timings(
             **{name: round(value, 3) for name, value in response.timings_ms.items()}
         ),

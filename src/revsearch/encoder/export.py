@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from revsearch.encoder.metadata import embed_spec
 from revsearch.encoder.registry import LITE_MEAN, LITE_STD, Pretrained
-from revsearch.encoder.spec import METADATA_KEY, ModelSpec
+from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import MissingExtraError, RevSearchError
 
 try:
@@ -92,8 +93,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, output: Path) -> float:
     try:
         export_graph(model, example, tmp, output_name="embeddings")
         proto = onnx.load(str(tmp))
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, spec.to_json()
+        embed_spec(proto, spec)
         proto.producer_name = "revsearch"
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))

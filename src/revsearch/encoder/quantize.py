@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from revsearch.encoder.metadata import embed_spec
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.encoder.spec import METADATA_KEY, ModelSpec
+from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError, MissingExtraError
 from revsearch.preprocess import prepare
 
@@ -34,6 +35,7 @@ def quantized_spec(spec: ModelSpec) -> ModelSpec:
             **spec.__dict__,
             "model_id": f"{spec.model_id}-int8",
             "description": f"{spec.description} (int8 static, per-channel)".strip(),
+            "vote_temperature": None,  # calibrated per file: `revsearch calibrate-model`
         }
     )
 
@@ -97,8 +99,7 @@ def quantize(
         )
         proto = onnx.load(str(quantized))
         del proto.metadata_props[:]
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, spec.to_json()
+        embed_spec(proto, spec)
         onnx.save(proto, str(quantized))
         quantized.chmod(0o644)
         os.replace(quantized, output)

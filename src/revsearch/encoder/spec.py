@@ -21,13 +21,21 @@ class ModelSpec:
     embedding_dim: int
     architecture: str = ""
     description: str = ""
+    # What the weights were trained on: "retrieval-train" (classes 1-98, the open-set
+    # protocol) or "stanford-train" (the product protocol's split); None when unknown.
+    training_split: str | None = None
+    # Temperature of the k-NN vote fitted on held-out images (``revsearch calibrate-model``),
+    # so the vote's confidence reads as a probability; None: the uncalibrated default.
+    vote_temperature: float | None = None
 
     @property
     def transform(self) -> Transform:
         return Transform(self.input_size, self.mean, self.std)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """Unset optional fields are left out: older readers and older files agree."""
+        values = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps(values, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:

@@ -40,7 +40,7 @@ def retrieval_metrics(
         stop = min(start + chunk, n)
         scores = queries[start:stop] @ embeddings.T
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # no self-match
-        nearest = _top(scores, depth)
+        nearest = nearest_indices(scores, depth)
         relevant = codes[nearest] == codes[start:stop, None]
         for k in ks:
             hits_at[k] += int(relevant[:, :k].any(axis=1).sum())
@@ -55,7 +55,7 @@ def retrieval_metrics(
     return metrics
 
 
-def _top(scores: np.ndarray, depth: int) -> np.ndarray:
+def nearest_indices(scores: np.ndarray, depth: int) -> np.ndarray:
     """Indices of the ``depth`` best scores per row, best first (ties by index)."""
     part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
     part_scores = np.take_along_axis(scores, part, axis=1)

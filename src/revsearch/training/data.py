@@ -59,6 +59,24 @@ def split_classes(data: Labelled, val_fraction: float, seed: int) -> tuple[Label
     return data.subset(train), data.subset(val) if val else data.subset([])
 
 
+def split_images(data: Labelled, val_fraction: float, seed: int) -> tuple[Labelled, Labelled]:
+    """Hold out ``val_fraction`` of each class's images (at least one, never all): the product
+    protocol selects on other photos of the same cars."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(data), dtype=bool)
+    for cls in range(len(data.class_names)):
+        members = np.flatnonzero(data.labels == cls)
+        n_val = min(max(1, round(len(members) * val_fraction)), len(members) - 1)
+        if val_fraction > 0 and n_val > 0:
+            held[rng.choice(members, n_val, replace=False)] = True
+    return _take(data, ~held), _take(data, held)
+
+
+def _take(data: Labelled, keep: np.ndarray) -> Labelled:
+    paths = [p for p, k in zip(data.paths, keep, strict=True) if k]
+    return Labelled(paths, data.labels[keep], data.class_names)
+
+
 def balanced_batches(
     labels: np.ndarray, classes_per_batch: int, per_class: int, rng: np.random.Generator
 ) -> Iterator[np.ndarray]:
@@ -95,4 +113,6 @@ def balanced_batches(
 def recipe_split(recipe: Recipe) -> tuple[Labelled, Labelled]:
     """(trained, held-out) classes of a recipe's run; ``revsearch eval --recipe`` reuses it."""
     data = load_labelled(Path(recipe.manifest), recipe.split, recipe.limit)
+    if recipe.holdout == "images":
+        return split_images(data, recipe.val_fraction, recipe.seed)
     return split_classes(data, recipe.val_fraction, recipe.seed)

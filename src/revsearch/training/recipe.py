@@ -16,13 +16,16 @@ LOSSES = ("proxy_anchor", "norm_softmax")
 # The settings the cached trunk features depend on: data, split, frozen part, augmentation.
 CACHE_KEYS = (
     "backbone", "seed", "manifest", "split", "limit", "val_fraction",
-    "trainable_blocks", "views", "augment_strength", "crop_strength",
+    "trainable_blocks", "views", "augment_strength", "crop_strength", "holdout",
 )  # fmt: skip
 # Where and how fast a run goes, not what it learns: outside the model's identity.
 EXECUTION_KEYS = ("threads", "device")
 # Settings added after models were shipped: left out of ids and cache names while unset, so
 # the recipes that made those models still name them.
-OPTIONAL_KEYS = ("crop_strength",)
+OPTIONAL_KEYS = ("crop_strength", "holdout")
+# What validation holds out: whole classes (open-set: retrieval of unseen cars) or a share of
+# each class's images (product: recognising the catalog's own cars on other photos).
+HOLDOUTS = ("classes", "images")
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,12 @@ class Recipe:
     name: str = "revsearch-cars-lite0"
     backbone: str = "efficientnet-lite0-imagenet"
     seed: int = 0
-    # Data: any manifest with class labels; only rows of ``split`` are used.
+    # Data: any manifest with class labels; only rows of ``split`` are used (``train``: the
+    # open-set protocol's classes 1-98; ``stanford-train``: the product protocol's split).
     manifest: str = ""
     split: str = "train"
-    val_fraction: float = 0.2  # share of the classes held out (class-disjoint) to select on
+    val_fraction: float = 0.2  # share held out to select on: of the classes, or per class
+    holdout: str | None = None  # "classes" (unset) or "images"
     limit: int | None = None  # first N rows only (smoke runs)
     # Model: the last ``trainable_blocks`` MBConv blocks + head are trained; the rest is frozen.
     embedding_dim: int = 512
@@ -65,6 +70,7 @@ class Recipe:
     def __post_init__(self) -> None:
         checks = {
             "loss": self.loss in LOSSES,
+            "holdout": self.holdout is None or self.holdout in HOLDOUTS,
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "embedding_dim": self.embedding_dim >= 8,
             "trainable_blocks": self.trainable_blocks >= 1,  # the backbone sets the maximum

@@ -26,6 +26,7 @@ from revsearch.encoder.registry import get_pretrained
 from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
+from revsearch.indexing import STANFORD_PREFIX
 from revsearch.training.cache import cache_directory, trunk_features
 from revsearch.training.data import Labelled, balanced_batches, recipe_split
 from revsearch.training.losses import build_loss
@@ -197,9 +198,15 @@ def trained_spec(recipe: Recipe) -> ModelSpec:
     return dataclasses.replace(
         pretrained_spec(pretrained, recipe.embedding_dim),
         model_id=f"{recipe.name}-{digest[:8]}",
+        training_split=training_split(recipe.split),
         description=f"{pretrained.architecture} trained for car retrieval "
         f"({recipe.loss}, {recipe.embedding_dim}-d)",
     )
+
+
+def training_split(split: str) -> str:
+    """The split's protocol-qualified name: ``train`` alone is the open-set protocol's."""
+    return split if split.startswith(STANFORD_PREFIX) else f"retrieval-{split}"
 
 
 def _features(

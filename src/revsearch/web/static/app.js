@@ -12,6 +12,7 @@
   const statusLine = $("status");
   const errorLine = $("error");
   const predictionLine = $("prediction");
+  const doubtLine = $("prediction-doubt");
   const results = $("results");
   const viewer = $("viewer");
   const viewerImage = $("viewer-image");
@@ -41,6 +42,7 @@
     results.replaceChildren();
     predictionLine.hidden = true;
     predictionLine.replaceChildren();
+    doubtLine.hidden = true;
   }
 
   function showPreview(file) {
@@ -130,8 +132,12 @@
       name.textContent = prediction.class_name;
       predictionLine.replaceChildren("This looks like: ", name, ` (${percent(prediction.confidence)})`);
       predictionLine.hidden = false;
+      const others = prediction.candidates.slice(1).map((c) => `${c.class_name} (${percent(c.probability)})`);
+      doubtLine.textContent = others.length ? `Not sure. It could also be: ${others.join(", ")}.` : "Not sure.";
+      doubtLine.hidden = prediction.sure;
     } else {
       predictionLine.hidden = true;
+      doubtLine.hidden = true;
     }
   }
 
