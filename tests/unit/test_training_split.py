@@ -16,10 +16,14 @@ def test_split_names_pick_the_protocols_column() -> None:
     assert split_column("stanford-test") == ("stanford_split", "test")
 
 
-def test_stanford_splits_read_the_stanford_column(small_manifest: Path) -> None:
-    train = read_manifest(small_manifest, split="stanford-train")
-    test = read_manifest(small_manifest, split="stanford-test")
-    assert train and test and len(train) + len(test) == len(read_manifest(small_manifest))
+def test_stanford_splits_read_the_stanford_column(product_manifest: Path) -> None:
+    train = read_manifest(product_manifest, split="stanford-train")
+    test = read_manifest(product_manifest, split="stanford-test")
+    assert (
+        (len(train), len(test))
+        == (60, 30)
+        == (len(train), len(read_manifest(product_manifest)) - 60)
+    )
     assert not {s.path for s in train} & {s.path for s in test}
 
 
