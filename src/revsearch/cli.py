@@ -1,7 +1,8 @@
 """``revsearch`` command line: thin commands over the catalog, indexer, searcher and evaluator.
 
-Expected failures (bad images, bad parameters, missing catalog) print one ``error:`` line on
-stderr and exit 1; nothing here prints a traceback unless REVSEARCH_DEBUG is set.
+Expected failures (bad images, bad parameters, missing catalog, a read-only catalog for a
+command that writes, a full disk) print one ``error:`` line on stderr and exit 1; nothing
+here prints a traceback unless REVSEARCH_DEBUG is set.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, resolve_model_path
-from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
+from revsearch.errors import BadParameterError, NotFoundError, RevSearchError, disk_full
 from revsearch.indexing import (
     IMAGE_SUFFIXES,
     ImageSource,
@@ -32,6 +33,7 @@ from revsearch.indexing import (
     reindex,
     sha256_file,
 )
+from revsearch.memory import DECODE_BUDGET
 from revsearch.prediction import DEFAULT_VOTE_TEMPERATURE, SURE_CONFIDENCE
 from revsearch.search import Searcher, check_k
 from revsearch.stores.reader import S3_SCHEME, SourceReader
@@ -66,14 +68,22 @@ def model_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def _open_catalog(settings: Settings, catalog: Path | None, *, create: bool = False) -> Catalog:
-    return Catalog.open(
+def _open_catalog(
+    settings: Settings, catalog: Path | None, *, create: bool = False, writes: bool = True
+) -> Catalog:
+    """``writes=False`` for commands that only read: a catalog they cannot write is then
+    opened read-only (said once, on stderr) instead of refused."""
+    opened = Catalog.open(
         catalog or settings.catalog,
         create=create,
+        read_only=False if writes else None,
         exact_search_limit=settings.exact_search_limit,
         search_ef=settings.search_ef,
         vector_backend=settings.vector_backend,
     )
+    if opened.read_only:
+        click.echo(f"note: catalog {opened.path} is read-only: writes are disabled", err=True)
+    return opened
 
 
 def _reader(settings: Settings) -> SourceReader:
@@ -93,6 +103,7 @@ def _s3_sources(settings: Settings, url: str, limit: int | None) -> list[ImageSo
 
 
 def _limits(settings: Settings) -> dict[str, Any]:
+    DECODE_BUDGET.resize(settings.decode_memory)
     return {
         "max_pixels": settings.max_pixels,
         "max_bytes": settings.max_upload_bytes,
@@ -275,7 +286,7 @@ def search(
     """Find the catalog images most similar to IMAGE."""
     settings = _settings(ctx)
     check_k(k)
-    with _open_catalog(settings, catalog) as cat:
+    with _open_catalog(settings, catalog, writes=False) as cat:
         searcher = Searcher(
             cat,
             _encoder(settings, model),
@@ -317,7 +328,7 @@ def search(
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool, catalog: Path | None) -> None:
     """Catalog size, model and index kind."""
-    with _open_catalog(_settings(ctx), catalog) as cat:
+    with _open_catalog(_settings(ctx), catalog, writes=False) as cat:
         info = cat.stats()
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -371,14 +382,23 @@ def export_model(name: str, output: Path | None) -> None:
 @cli.command(name="quantize-model")
 @click.option(
     "--manifest", type=click.Path(path_type=Path, dir_okay=False), required=True,
-    help="Calibration images: a manifest CSV (only its training split is used).",
+    help="Calibration images: a manifest CSV (only its --split is used).",
+)  # fmt: skip
+@click.option(
+    "--split", default="train", show_default=True,
+    help="The split the model was trained on: train (open-set) or stanford-train (product).",
 )  # fmt: skip
 @click.option("--images", "count", type=int, default=200, show_default=True)
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @model_option
 @click.pass_context
 def quantize_model(
-    ctx: click.Context, manifest: Path, count: int, output: Path | None, model: Path | None
+    ctx: click.Context,
+    manifest: Path,
+    split: str,
+    count: int,
+    output: Path | None,
+    model: Path | None,
 ) -> None:
     """Make an int8 copy of the encoder, calibrated on training-class images."""
     import random
@@ -388,23 +408,38 @@ def quantize_model(
     source = resolve_model_path(model or _settings(ctx).model)
     if not manifest.is_file():
         raise NotFoundError(f"{manifest}: no such file")
-    paths = [s.path for s in collect_sources(manifest, split="train")]
+    paths = [s.path for s in collect_sources(manifest, split=split)]
     if not paths:
-        raise BadParameterError(f"{manifest}: no rows with retrieval_split 'train'")
+        raise BadParameterError(f"{manifest}: no rows in split {split!r}")
     calibration = random.Random(0).sample(paths, min(count, len(paths)))
     output = output or source.with_name(f"{source.stem}-int8.onnx")
     spec = quantize(source, output, calibration)
     click.echo(f"wrote {spec.model_id} to {output} ({output.stat().st_size / 1e6:.1f} MB)")
 
 
-def _held_out_classes(recipe: Path, manifest: Path | None, limit: int | None) -> Labelled:
-    """The images a training run of this recipe validates on: same rows, same class draw."""
+def _held_out(
+    recipe: Path, manifest: Path | None, limit: int | None, *, images: bool
+) -> tuple[Labelled, Labelled]:
+    """(trained, held-out) images of this recipe's run: same rows, same draw.
+
+    ``images``: the protocol scores held-out images of trained classes (stanford), not
+    held-out classes (open-set); the recipe must hold out that kind.
+    """
     from revsearch.training.data import recipe_split
 
     settings = recipe_with_overrides(recipe, manifest=manifest, limit=limit)
     if settings.val_fraction == 0:
-        raise BadParameterError(f"{recipe}: the recipe holds out no classes (val_fraction = 0)")
-    return recipe_split(settings)[1]
+        raise BadParameterError(f"{recipe}: the recipe holds out nothing (val_fraction = 0)")
+    if (settings.holdout == "images") != images:
+        kind, protocol = ("classes", "open-set") if images else ("images", "stanford")
+        raise BadParameterError(
+            f"{recipe}: the recipe holds out {kind}; score them with --protocol {protocol}"
+        )
+    return recipe_split(settings)
+
+
+def _pairs(data: Labelled) -> tuple[list[str], list[str]]:
+    return data.paths, [data.class_names[i] for i in data.labels]
 
 
 @cli.command(name="eval")
@@ -450,15 +485,13 @@ def eval_command(
         raise BadParameterError("give --manifest, --recipe or both")
     if manifest is not None and not manifest.is_file():
         raise NotFoundError(f"{manifest}: no such file")
-    if protocol == "stanford":
-        if manifest is None or recipe is not None:
-            raise BadParameterError("--protocol stanford takes --manifest and no --recipe")
-        _eval_stanford(
-            _encoder(_settings(ctx), model, threads=1), manifest, limit, perturb, as_json
-        )
-        return
-    held_out = _held_out_classes(recipe, manifest, limit) if recipe else None
+    split_run = (
+        _held_out(recipe, manifest, limit, images=protocol == "stanford") if recipe else None
+    )
     encoder = _encoder(_settings(ctx), model, threads=1)
+    if protocol == "stanford":
+        _eval_stanford(encoder, manifest, split_run, limit, perturb, as_json)
+        return
     with _progress("encoding") as bar:
         options: dict[str, Any] = {
             "perturb": perturb,
@@ -466,12 +499,11 @@ def eval_command(
             "on_start": lambda total: bar.reset(total=total),
             "on_progress": bar.update,
         }
-        if held_out is None:
+        if split_run is None:
             assert manifest is not None
             result = evaluate(encoder, manifest, split=split, limit=limit, **options)
         else:
-            labels = [held_out.class_names[i] for i in held_out.labels]
-            result = evaluate_images(encoder, held_out.paths, labels, split="val", **options)
+            result = evaluate_images(encoder, *_pairs(split_run[1]), split="val", **options)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -483,26 +515,35 @@ def eval_command(
 
 
 def _eval_stanford(
-    encoder: OnnxEncoder, manifest: Path, limit: int | None, perturb: bool, as_json: bool
+    encoder: OnnxEncoder,
+    manifest: Path | None,
+    split_run: tuple[Labelled, Labelled] | None,
+    limit: int | None,
+    perturb: bool,
+    as_json: bool,
 ) -> None:
-    from revsearch.eval.product import evaluate_product
+    """Test split against train split, or a recipe's held-out images against its trained ones."""
+    from revsearch.eval.product import evaluate_gallery, evaluate_product
 
     with _progress("encoding") as bar:
-        result = evaluate_product(
-            encoder,
-            manifest,
-            limit=limit,
-            workers=os.cpu_count() or 1,
-            perturb=perturb,
-            on_start=lambda total: bar.reset(total=total),
-            on_progress=bar.update,
-        )
+        options: dict[str, Any] = {
+            "workers": os.cpu_count() or 1,
+            "perturb": perturb,
+            "on_start": lambda total: bar.reset(total=total),
+            "on_progress": bar.update,
+        }
+        if split_run is None:
+            assert manifest is not None
+            result = evaluate_product(encoder, manifest, limit=limit, **options)
+        else:
+            trained, held = split_run
+            result = evaluate_gallery(encoder, _pairs(trained), _pairs(held), **options)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
     click.echo(
-        f"model {result.model_id}: {result.queries} test queries against {result.gallery} "
-        f"train images, {result.classes} classes"
+        f"model {result.model_id}: {result.queries} queries against {result.gallery} "
+        f"gallery images, {result.classes} classes"
     )
     click.echo(f"top-1 class accuracy, nearest image: {result.nearest_accuracy:.4f}")
     click.echo(f"top-1 class accuracy, k-NN vote:     {result.vote_accuracy:.4f}")
@@ -540,18 +581,10 @@ def calibrate_model(
     from revsearch.encoder.metadata import rewrite_spec
     from revsearch.eval.calibration import expected_calibration_error, fit_temperature
     from revsearch.eval.product import answer, neighbours
-    from revsearch.training.data import recipe_split
 
-    settings = recipe_with_overrides(recipe, manifest=None, limit=limit)
-    if settings.holdout != "images" or settings.val_fraction == 0:
-        raise BadParameterError(
-            f"{recipe}: calibration needs held-out images of the trained classes "
-            '(holdout = "images" and val_fraction > 0)'
-        )
-    trained, held = recipe_split(settings)
+    trained, held = _held_out(recipe, None, limit, images=True)
     encoder = _encoder(_settings(ctx), model, threads=1)
-    names = [trained.class_names[i] for i in trained.labels]
-    truth = [held.class_names[i] for i in held.labels]
+    (_, names), (_, truth) = _pairs(trained), _pairs(held)
     with _progress("encoding", len(trained) + len(held)) as bar:
         workers = os.cpu_count() or 1
         gallery = encode_paths(encoder, trained.paths, workers=workers, on_progress=bar.update)
@@ -603,11 +636,11 @@ def serve(
 ) -> None:
     """Serve the web UI and HTTP API (needs the 'serve' extra)."""
     try:
-        import uvicorn
+        from revsearch.api import serving  # imports uvicorn
     except ImportError as exc:
         from revsearch.errors import MissingExtraError
 
-        raise MissingExtraError("serve", "uvicorn") from exc
+        raise MissingExtraError("serve", exc.name or "uvicorn") from exc
     # Worker processes build their own app from the environment, so pass options through it.
     if catalog:
         os.environ["REVSEARCH_CATALOG"] = str(catalog)
@@ -615,14 +648,7 @@ def serve(
         os.environ["REVSEARCH_MODEL"] = str(model)
     settings = Settings.from_env()
     click.echo(f"serving {settings.catalog} on http://{host}:{port}", err=True)
-    uvicorn.run(
-        "revsearch.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    serving.run(settings, host=host, port=port, workers=workers)
 
 
 cli.add_command(train_command)
@@ -648,6 +674,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted; committed work is kept, re-run to resume", err=True)
         sys.exit(130)
     except Exception as exc:  # pragma: no cover - a bug; keep the user's terminal readable
+        if full := disk_full(exc):  # not a bug, wherever it surfaced
+            click.echo(f"error: {full}", err=True)
+            sys.exit(1)
         if os.environ.get("REVSEARCH_DEBUG"):
             raise
         click.echo(

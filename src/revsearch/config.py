@@ -43,6 +43,13 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(number)
+    return number
+
+
 def _optional_str(value: Any) -> str | None:
     return str(value) or None
 
@@ -65,6 +72,11 @@ class Settings:
     max_pixels: int = _setting(
         "REVSEARCH_MAX_PIXELS", int, "largest accepted width x height", 50_000_000
     )
+    decode_memory: int = _setting(
+        "REVSEARCH_DECODE_MEMORY", _positive_int,
+        "bytes that images being decoded may use at once per process (others wait their turn)",
+        512 * 1024 * 1024,
+    )  # fmt: skip
     exact_search_limit: int = _setting(
         "REVSEARCH_EXACT_SEARCH_LIMIT", int,
         "catalogs up to this size are searched exactly, larger ones with HNSW", 5000,
@@ -87,6 +99,22 @@ class Settings:
     api_token: str | None = _setting(
         "REVSEARCH_API_TOKEN", _optional_str, "bearer token for write endpoints; unset: no writes"
     )
+    header_timeout: float = _setting(
+        "REVSEARCH_HEADER_TIMEOUT", _positive_float,
+        "seconds a client has to send a request's line and headers", 10.0,
+    )  # fmt: skip
+    body_timeout: float = _setting(
+        "REVSEARCH_BODY_TIMEOUT", _positive_float,
+        "seconds a client has to send a request's whole body (an upload)", 60.0,
+    )  # fmt: skip
+    keep_alive_timeout: int = _setting(
+        "REVSEARCH_KEEP_ALIVE_TIMEOUT", _positive_int,
+        "seconds an idle keep-alive connection stays open", 5,
+    )  # fmt: skip
+    max_connections: int = _setting(
+        "REVSEARCH_MAX_CONNECTIONS", _positive_int,
+        "concurrent connections per server process; beyond: 503", 100,
+    )  # fmt: skip
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.privileges import as_user
+
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 TOKEN = "test-token-0123456789"
@@ -30,7 +32,7 @@ class LiveServer:
     log: Path
 
     def client(self, **options: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0, **options)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, **{"timeout": 30.0, **options})  # type: ignore[arg-type]
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -48,18 +50,37 @@ def copy_catalog(source: Path, target: Path) -> Path:
 
 
 @contextmanager
-def live_server(catalog: Path, model: Path, log_dir: Path, **env: str) -> Iterator[LiveServer]:
-    """Start ``python -m uvicorn`` on a free loopback port, wait for /readyz, stop it after."""
+def live_server(
+    catalog: Path,
+    model: Path,
+    log_dir: Path,
+    *,
+    serve: bool = False,
+    user: str | None = None,
+    **env: str,
+) -> Iterator[LiveServer]:
+    """Start ``python -m uvicorn`` on a free loopback port, wait for /readyz, stop it after.
+
+    ``serve``: run ``revsearch serve`` instead (its uvicorn timeouts and limits included);
+    ``user``: as that user (needs root).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     environment.update(
         REVSEARCH_CATALOG=str(catalog), REVSEARCH_MODEL=str(model), REVSEARCH_THREADS="1", **env
     )
-    command = [
-        sys.executable, "-m", "uvicorn", "revsearch.api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
+    if serve:
+        command = [sys.executable, "-m", "revsearch", "serve", "--host", "127.0.0.1",
+                   "--port", str(port)]  # fmt: skip
+    else:
+        command = [
+            sys.executable, "-m", "uvicorn", "revsearch.api.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--no-access-log",
+        ]  # fmt: skip
+    if user is not None:
+        command = as_user(user, command)
     log = log_dir / f"uvicorn-{port}.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(

@@ -29,7 +29,7 @@ def test_original_is_the_catalog_file(client: httpx.Client, first_hit: dict) -> 
     assert response.status_code == 200
     assert response.content == catalog_photo(0)[0].read_bytes()
     assert response.headers["content-type"] == "image/jpeg"
-    assert response.headers["cache-control"] == "public, max-age=86400"
+    assert response.headers["cache-control"] == "public, no-cache"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in response.headers["content-security-policy"]
     etag = response.headers["etag"]
@@ -44,7 +44,7 @@ def test_thumbnail_is_a_cached_small_jpeg(
     response = client.get(first_hit["thumbnail_url"])
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
-    assert response.headers["cache-control"] == "public, max-age=86400"
+    assert response.headers["cache-control"] == "public, no-cache"
     with Image.open(io.BytesIO(response.content)) as thumbnail:
         assert thumbnail.format == "JPEG"
         assert max(thumbnail.size) <= 256  # the dataset photos are 224 px

@@ -247,7 +247,7 @@ def test_quantize_model(tmp_path: Path, small_manifest: Path, env, float_model_p
     float_id = OnnxEncoder(float_model_path, threads=1).model_id
     refused = revsearch("quantize-model", "--manifest", small_manifest, env=env)
     assert refused.returncode != 0
-    assert refused.stderr.strip().endswith("no rows with retrieval_split 'train'")
+    assert refused.stderr.strip().endswith("no rows in split 'train'")
     train = write_manifest(small_rows(classes=2, per_class=4, split="train"), tmp_path / "t.csv")
     output = tmp_path / "int8.onnx"
     done = revsearch("quantize-model", "--manifest", train, "--output", output,
@@ -272,7 +272,7 @@ def test_eval_with_perturbed_queries(small_manifest: Path, env) -> None:
     ("recipe_text", "message"),
     [
         (None, "error: give --manifest, --recipe or both"),
-        ('val_fraction = 0.0\nmanifest = "{manifest}"\n', "holds out no classes"),
+        ('val_fraction = 0.0\nmanifest = "{manifest}"\n', "holds out nothing"),
         ("no_such_setting = 1\n", "unknown recipe settings: no_such_setting"),
     ],
 )  # fmt: skip
@@ -301,7 +301,9 @@ def test_eval_product_protocol(product_manifest: Path, env) -> None:
     assert "k-NN vote" in text.stdout and "sure answers" in text.stdout
     mixed = revsearch("eval", "--protocol", "stanford", "--recipe", "recipes/cars-lite1.toml",
                       "--manifest", product_manifest, env=env)  # fmt: skip
-    assert mixed.returncode == 1 and mixed.stderr.startswith("error: --protocol stanford")
+    assert mixed.returncode == 1 and "holds out classes; score them with --protocol open-set" in (
+        mixed.stderr
+    )
 
 
 def test_models_lists_shipped_and_configured_encoders(model_path: Path, tmp_path: Path, env):
@@ -336,6 +338,19 @@ def test_calibrate_model_stores_a_fitted_vote_temperature(
     assert fitted.model_id == OnnxEncoder(model_path).model_id  # the same weights, same id
     assert f"wrote vote temperature {fitted.vote_temperature:.4g}" in result.stdout
 
+    # The recipe's held-out images, searched against its trained ones (the run's validation).
+    held = revsearch("eval", "--protocol", "stanford", "--recipe", recipe, "--model", model,
+                     "--json", env=env)  # fmt: skip
+    assert held.returncode == 0, held.stderr
+    report = json.loads(held.stdout)
+    assert report["queries"] + report["gallery"] == 60 and report["classes"] == 10
+    assert 10 <= report["queries"] <= 30
+    assert (
+        revsearch("eval", "--recipe", recipe, env=env)
+        .stderr.strip()
+        .endswith("holds out images; score them with --protocol stanford")
+    )
+
     recipe.write_text(f'manifest = "{product_manifest}"\nval_fraction = 0.2\n')
     refused = revsearch("calibrate-model", "--recipe", recipe, "--model", model, env=env)
-    assert refused.returncode == 1 and "held-out images" in refused.stderr
+    assert refused.returncode == 1 and "holds out classes" in refused.stderr

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from revsearch.eval.metrics import retrieval_metrics
+from revsearch.eval.metrics import gallery_accuracy, retrieval_metrics
 
 
 def line_embeddings(positions: list[float]) -> np.ndarray:
@@ -81,3 +81,11 @@ def test_altered_queries_search_the_clean_gallery() -> None:
     # Query 0's nearest other item is 3 (class b): a miss; the rest still hit. Query 3 is
     # excluded from matching item 3 itself, so it finds item 2.
     assert metrics["recall@1"] == pytest.approx(3 / 4)
+
+
+def test_gallery_accuracy_counts_nearest_gallery_label() -> None:
+    gallery = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    gallery_labels = np.array([0, 1, 2])
+    queries = np.array([[0.99, 0.14], [0.5, 0.866], [0.0, 1.0]], dtype=np.float32)
+    # nearest: 0, 2, 1 -> right, wrong (label 1 expected, 2 found), right
+    assert gallery_accuracy(gallery, gallery_labels, queries, np.array([0, 1, 1])) == 2 / 3

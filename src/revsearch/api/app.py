@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from revsearch.api import health, images, search
 from revsearch.api.errors import install_error_handlers
 from revsearch.api.services import Services
-from revsearch.api.uploads import BodyLimitMiddleware
+from revsearch.api.uploads import BodyLimitMiddleware, one_part_per_field
 from revsearch.api.web import mount_web
 from revsearch.config import Settings
 
@@ -24,7 +24,7 @@ DESCRIPTION = """Reverse image search for cars.
 
 Errors are JSON `{"error": {"code", "message"}}`. Write endpoints need
 `Authorization: Bearer <token>` matching the server's `REVSEARCH_API_TOKEN`; a server
-without a token answers every write with 403 `writes_disabled`.
+without a token, or on a read-only catalog, answers every write with 403 `writes_disabled`.
 """
 
 
@@ -55,9 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=services.settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_upload_bytes=services.settings.max_upload_bytes,
+        body_timeout=services.settings.body_timeout,
+    )
     install_error_handlers(app)
     for module in (health, search, images):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(one_part_per_field)])
     mount_web(app)
     return app

@@ -15,9 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from revsearch.api.schemas import ErrorResponse
-from revsearch.errors import RevSearchError
+from revsearch.errors import RevSearchError, disk_full
 
 log = logging.getLogger("revsearch.api")
 
@@ -27,11 +28,21 @@ STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "image_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "bad_parameter",
     503: "not_ready",
+    507: "disk_full",
 }
+
+
+class BadRequestError(RevSearchError):
+    """A request the API cannot make sense of (e.g. two images where one is expected)."""
+
+    code = "bad_request"
+    http_status = 400
 
 
 class UnauthorizedError(RevSearchError):
@@ -83,7 +94,30 @@ async def _revsearch_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(exc.status_code, code, str(exc.detail), headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this path (the router only names its first match's,
+    so ``DELETE /api/images/{id}`` would be missing from a 405 on that path)."""
+    methods: set[str] = set()
+    for route in _routes(request.app):
+        match, _ = route.matches({**request.scope, "method": "\0"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _routes(app: FastAPI) -> list[Any]:
+    """Every route, with those of included routers (FastAPI >= 0.16x nests them)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI copies included routes into the app's own list
+        return list(app.router.routes)
+    return list(iter_route_contexts(app.router.routes))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -98,7 +132,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: log it with its traceback, answer JSON, keep the worker serving."""
+    """A bug: log it with its traceback, answer JSON, keep the worker serving.
+
+    A full disk is not a bug, wherever it surfaces: 507 ``disk_full``.
+    """
+    if full := disk_full(exc):
+        return await _revsearch_error(request, full)
     log.exception("%s %s crashed", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
 

@@ -6,22 +6,29 @@ from a path or URL in the request.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
+from starlette.datastructures import Headers
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
+from starlette.types import Receive, Scope, Send
 
-from revsearch.api.errors import error_docs
+from revsearch.api.errors import error_docs, error_response
 from revsearch.api.schemas import ImageOut, image_out, image_url
 from revsearch.api.security import require_writer
 from revsearch.api.services import Services, get_services
 from revsearch.api.uploads import read_upload
-from revsearch.catalog.db import ImageRecord
+from revsearch.catalog.db import MAX_ID, MIN_ID, ImageRecord
 from revsearch.errors import NotFoundError
 
 router = APIRouter(tags=["images"])
 
-CACHE_CONTROL = "public, max-age=86400"
+# Caches may keep an image but must ask again before each use (a cheap 304 while its ETag
+# holds): an image can be replaced or deleted, and no cache may show it after that.
+CACHE_CONTROL = "public, no-cache"
 # Images are only ever images: no sniffing, and nothing active if one is opened directly.
 IMAGE_HEADERS = {
     "Cache-Control": CACHE_CONTROL,
@@ -33,6 +40,28 @@ IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     304: {"description": "not modified (If-None-Match matched the ETag)"},
     **error_docs(404, 422),
 }
+# Catalog ids are SQLite integers: anything outside 64 bits is a bad parameter, not a crash.
+ImageId = Annotated[int, PathParam(ge=MIN_ID, le=MAX_ID, description="catalog id of the image")]
+
+
+class ImageFileResponse(FileResponse):
+    """A FileResponse whose bad ``Range`` headers get the API's JSON errors (400, 416)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        requested = Headers(scope=scope).get("range")
+        if requested is not None and self.stat_result is not None:
+            size = self.stat_result.st_size
+            try:
+                self._parse_range_header(requested, size)
+            except MalformedRangeHeader as exc:
+                response = error_response(400, "bad_range", f"bad Range header: {exc.content}")
+                return await response(scope, receive, send)
+            except RangeNotSatisfiable:
+                message = f"Range header outside the file's {size} bytes"
+                headers = {"Content-Range": f"bytes */{size}"}
+                response = error_response(416, "range_not_satisfiable", message, headers)
+                return await response(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 def _record(services: Services, image_id: int) -> ImageRecord:
@@ -51,38 +80,48 @@ def _not_modified(request: Request, etag: str) -> Response | None:
     return None
 
 
-@router.get("/api/images/{image_id}", response_class=Response, responses=IMAGE_RESPONSES)
+@router.api_route(
+    "/api/images/{image_id}",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    responses=IMAGE_RESPONSES,
+)
 async def get_image(
-    image_id: int, request: Request, services: Annotated[Services, Depends(get_services)]
+    image_id: ImageId, request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
-    """The original image file, streamed from the image store."""
+    """The original image file, streamed from the image store (HEAD: its headers only)."""
     record = await services.run(_record, services, image_id)
     etag = f'"{record.content_hash}"'
     if cached := _not_modified(request, etag):
         return cached
     stream = await services.run(services.store.open_stream, record.source)
-    return StreamingResponse(
-        stream.chunks,
-        media_type=stream.media_type,
-        headers={"Content-Length": str(stream.size), "ETag": etag, **IMAGE_HEADERS},
-    )
+    headers = {"Content-Length": str(stream.size), "ETag": etag, **IMAGE_HEADERS}
+    if request.method == "HEAD":
+        stream.close()
+        return Response(media_type=stream.media_type, headers=headers)
+    return StreamingResponse(stream.chunks, media_type=stream.media_type, headers=headers)
 
 
-@router.get("/api/images/{image_id}/thumbnail", response_class=Response, responses=IMAGE_RESPONSES)
+@router.api_route(
+    "/api/images/{image_id}/thumbnail",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    responses={**IMAGE_RESPONSES, **error_docs(416, 507)},
+)
 async def get_thumbnail(
-    image_id: int, request: Request, services: Annotated[Services, Depends(get_services)]
+    image_id: ImageId, request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """A JPEG of at most 256 px, made on first request and cached beside the catalog."""
     record = await services.run(_record, services, image_id)
     etag = services.thumbnails.etag(record.content_hash)
     if cached := _not_modified(request, etag):
         return cached
-    path = await services.run(services.thumbnails.get, record.source, record.content_hash)
-    return FileResponse(
-        path,
-        media_type="image/jpeg",
-        headers={"ETag": etag, **IMAGE_HEADERS},
-    )
+    thumbnail = await services.run(services.thumbnails.get, record.source, record.content_hash)
+    headers = {"ETag": etag, **IMAGE_HEADERS}
+    if isinstance(thumbnail, bytes):  # a read-only catalog: rendered, not cached
+        return Response(thumbnail, media_type="image/jpeg", headers=headers)
+    stat = await services.run(os.stat, thumbnail)
+    return ImageFileResponse(thumbnail, media_type="image/jpeg", headers=headers, stat_result=stat)
 
 
 @router.post(
@@ -91,7 +130,7 @@ async def get_thumbnail(
     response_model=ImageOut,
     responses={
         200: {"model": ImageOut, "description": "the image was already in the catalog"},
-        **error_docs(400, 401, 403, 413, 415, 422),
+        **error_docs(400, 401, 403, 413, 415, 422, 507),
     },
     dependencies=[Depends(require_writer)],
 )
@@ -119,11 +158,11 @@ async def add_image(
     "/api/images/{image_id}",
     status_code=204,
     response_class=Response,
-    responses=error_docs(401, 403, 404, 422),
+    responses=error_docs(401, 403, 404, 422, 507),
     dependencies=[Depends(require_writer)],
 )
 async def delete_image(
-    image_id: int, services: Annotated[Services, Depends(get_services)]
+    image_id: ImageId, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """Remove an image from the catalog (and its file, if it was uploaded through the API)."""
     await services.run(services.writer.delete, image_id)

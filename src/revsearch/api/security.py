@@ -1,8 +1,8 @@
 """Bearer-token check for the write endpoints.
 
-Writes are off unless the server has ``REVSEARCH_API_TOKEN``: then they answer 403
-``writes_disabled``. A missing or malformed header is 401, a wrong token 403. Tokens are
-compared in constant time.
+Writes are off unless the server has ``REVSEARCH_API_TOKEN`` and a catalog it may write:
+otherwise they answer 403 ``writes_disabled``. A missing or malformed header is 401, a wrong
+token 403. Tokens are compared in constant time.
 """
 
 from __future__ import annotations
@@ -36,3 +36,8 @@ async def require_writer(
         raise UnauthorizedError("this needs an 'Authorization: Bearer <token>' header")
     if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
         raise ForbiddenError("invalid token")
+    if services.catalog.read_only:
+        raise WritesDisabledError(
+            "writes are disabled on this server: its catalog is read-only "
+            "(no write permission or a read-only disk)"
+        )

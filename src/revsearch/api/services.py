@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
+from revsearch.errors import DiskFullError
+from revsearch.memory import DECODE_BUDGET
 from revsearch.search import Searcher
 from revsearch.stores.base import ImageStore
 from revsearch.stores.factory import open_store
@@ -36,6 +39,8 @@ from revsearch.stores.thumbnails import ThumbnailCache
 THUMBNAILS_DIR = "thumbnails"
 # Enough to overlap I/O with compute; ONNX Runtime already spreads one run over the cores.
 WORKER_THREADS = min(32, 4 * (os.cpu_count() or 1))
+
+log = logging.getLogger("revsearch.api")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,13 +63,20 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        """Open the catalog and load the model; fails fast (bad path, model mismatch)."""
+        """Open the catalog and load the model; fails fast (bad path, model mismatch).
+
+        A catalog this process cannot write is served read-only: searches and images work,
+        writes answer 403 (said once, in the log, at startup).
+        """
+        DECODE_BUDGET.resize(settings.decode_memory)
         catalog = Catalog.open(
             settings.catalog,
             exact_search_limit=settings.exact_search_limit,
             search_ef=settings.search_ef,
             vector_backend=settings.vector_backend,
         )
+        if catalog.read_only:
+            log.warning("catalog %s is read-only: writes are disabled", catalog.path)
         try:
             encoder = OnnxEncoder(resolve_model_path(settings.model), threads=settings.threads)
             searcher = Searcher(
@@ -82,6 +94,7 @@ class Services:
             store,
             max_pixels=settings.max_pixels,
             max_bytes=settings.max_upload_bytes,
+            read_only=catalog.read_only,
         )
         writer = CatalogWriter(
             catalog,
@@ -116,6 +129,8 @@ class Services:
         self.executor.shutdown(wait=True)
         try:
             self.catalog.save(force=False)  # only if many writes piled up since the last save
+        except DiskFullError as exc:  # the index file is derived: the next start replays
+            log.warning("vector index not saved at shutdown: %s", exc)
         finally:
             self.catalog.close()
 

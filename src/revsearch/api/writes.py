@@ -76,7 +76,12 @@ class CatalogWriter:
 
     def _suffix(self, data: bytes) -> str:
         """Validate the whole image (limits included), then name its format."""
-        fmt = decode(data, max_pixels=self.max_pixels, max_bytes=self.max_bytes).format
+        fmt = decode(
+            data,
+            max_pixels=self.max_pixels,
+            max_bytes=self.max_bytes,
+            draft_size=self.encoder.spec.input_size,  # only its validity is needed here
+        ).format
         if fmt not in SUFFIXES:
             raise UnsupportedImageError(f"{fmt or 'this'} images cannot be added to the catalog")
         return SUFFIXES[fmt]

@@ -7,6 +7,7 @@ one SQLite transaction that the backend joins, so a failure anywhere leaves no p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,25 @@ from pathlib import Path
 import numpy as np
 
 from revsearch.catalog.db import CatalogDB, ImageRecord, NewImage
-from revsearch.errors import CatalogNotFoundError, ModelMismatchError, RevSearchError
+from revsearch.errors import (
+    CatalogNotFoundError,
+    ModelMismatchError,
+    ReadOnlyCatalogError,
+    RevSearchError,
+    disk_full,
+)
 from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorBackend, VectorRow
 from revsearch.index.factory import open_backend
 
 DB_FILE = "catalog.sqlite"
+
+
+def writable(folder: Path) -> bool:
+    """Can this process write the catalog (its folder for SQLite's -wal/-shm, and its files)?"""
+    files = [folder / DB_FILE, *(folder / f"{DB_FILE}-{suffix}" for suffix in ("wal", "shm"))]
+    return os.access(folder, os.W_OK | os.X_OK) and all(
+        os.access(file, os.W_OK) for file in files if file.exists()
+    )
 
 
 @dataclass(frozen=True)
@@ -39,11 +54,17 @@ class Catalog:
         path: Path,
         *,
         create: bool = False,
+        read_only: bool | None = None,
         exact_search_limit: int = 5000,
         search_ef: int = DEFAULT_SEARCH_EF,
         vector_backend: str = "embedded",
     ) -> Catalog:
-        """Open a catalog folder; ``create`` makes it if missing (indexing), else it must exist."""
+        """Open a catalog folder; ``create`` makes it if missing (indexing), else it must exist.
+
+        ``read_only``: True opens it for reading only; False refuses a catalog this process
+        cannot write (ReadOnlyCatalogError); None (default) opens it read-only exactly when
+        it cannot be written, so reading works on a read-only volume or someone else's files.
+        """
         path = Path(path).expanduser()
         db_path = path / DB_FILE
         if not db_path.is_file():
@@ -53,8 +74,21 @@ class Catalog:
                 )
             if path.exists() and not path.is_dir():
                 raise RevSearchError(f"catalog path {path} exists and is not a folder")
-            path.mkdir(parents=True, exist_ok=True)
-        db = CatalogDB(db_path)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                if full := disk_full(exc):
+                    raise full from None
+                message = f"cannot create catalog {path}: {exc.strerror or exc}"
+                raise ReadOnlyCatalogError(message) from None
+        if read_only is None:
+            read_only = not writable(path)
+        elif not read_only and not writable(path):
+            raise ReadOnlyCatalogError(
+                f"catalog {path} is read-only here (no write permission or a read-only disk), "
+                "and this command writes to it"
+            )
+        db = CatalogDB(db_path, read_only=read_only)
         try:
             backend = open_backend(
                 vector_backend,
@@ -67,6 +101,10 @@ class Catalog:
             db.close()
             raise
         return cls(path, db, backend)
+
+    @property
+    def read_only(self) -> bool:
+        return self.db.read_only
 
     def close(self) -> None:
         self.backend.close()

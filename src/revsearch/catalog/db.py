@@ -3,6 +3,10 @@
 WAL mode lets readers (search requests) run while a writer (indexing) commits; every write
 is one ``BEGIN IMMEDIATE`` transaction, so a killed process leaves either all of a batch or
 none of it. The database is the source of truth: vector indexes are rebuilt from it.
+
+A read-only database (no write permission, a read-only volume) is opened with
+``mode=ro``: no WAL set-up, no migration, and every write raises ReadOnlyCatalogError.
+A full disk raises DiskFullError, never the rollback's own complaint.
 """
 
 from __future__ import annotations
@@ -11,15 +15,19 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from revsearch.catalog.schema import migrate
+from revsearch.catalog.schema import check_readable, migrate
+from revsearch.errors import ReadOnlyCatalogError, disk_full
 from revsearch.vehicles import Vehicle
+
+# SQLite stores integers in 64 bits: an id outside this range names no image.
+MIN_ID, MAX_ID = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -57,23 +65,58 @@ COLUMNS = ", ".join(f.name for f in fields(ImageRecord))
 
 
 class CatalogDB:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._write_lock = threading.Lock()
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._connections: list[sqlite3.Connection] = []
-        self._writer = self._connect()
-        self._writer.execute("PRAGMA journal_mode = WAL")
-        migrate(self._writer)
+        self._immutable = False
+        try:
+            self._writer = self._connect()
+            if read_only:
+                check_readable(self._writer)
+            else:
+                self._writer.execute("PRAGMA journal_mode = WAL")
+                migrate(self._writer)
+        except BaseException as exc:
+            self.close()
+            if full := disk_full(exc, path.parent):
+                raise full from exc
+            raise
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
+        if self.read_only:
+            connection = self._connect_read_only()
+        else:
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            connection.execute("PRAGMA synchronous = FULL")
         connection.execute("PRAGMA foreign_keys = ON")
-        connection.execute("PRAGMA synchronous = FULL")
         self._connections.append(connection)
         return connection
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """``mode=ro``; if SQLite cannot set up WAL shared memory in a folder it may not
+        write (no -shm file there yet), ``immutable=1``: the file is then read as a snapshot
+        that no one changes, which a catalog on a read-only volume is."""
+        uri = self.path.resolve().as_uri()
+        if not self._immutable:
+            connection = sqlite3.connect(
+                f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
+                timeout=30.0,
+            )  # fmt: skip
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return connection
+            except sqlite3.OperationalError:
+                connection.close()
+                self._immutable = True
+        return sqlite3.connect(
+            f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+            check_same_thread=False,
+        )  # fmt: skip
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -99,19 +142,38 @@ class CatalogDB:
 
         Inside it, ``self._pending_generation`` is the generation the commit will create.
         """
-        with self._write_lock:
+        with self._write_lock, self._writing():
+            row = self._writer.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            self._pending_generation = int(row[0]) + 1 if row else 1
+            yield self._writer
+            self._writer.execute(UPSERT_META, ("generation", str(self._pending_generation)))
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, or a rollback that never hides the real error.
+
+        SQLite rolls back by itself on some errors (a full disk), so ROLLBACK is only sent
+        while a transaction is still open, and its own failure is not what gets reported.
+        """
+        if self.read_only:
+            raise ReadOnlyCatalogError(
+                f"catalog {self.path.parent} is read-only here: writes are disabled"
+            )
+        try:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
-                row = self._writer.execute(
-                    "SELECT value FROM meta WHERE key = 'generation'"
-                ).fetchone()
-                self._pending_generation = int(row[0]) + 1 if row else 1
-                yield self._writer
-                self._writer.execute(UPSERT_META, ("generation", str(self._pending_generation)))
+                yield
                 self._writer.execute("COMMIT")
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                if self._writer.in_transaction:
+                    # the original error, re-raised below, is the one that matters
+                    with suppress(sqlite3.Error):
+                        self._writer.execute("ROLLBACK")
                 raise
+        except (sqlite3.Error, OSError) as exc:
+            if full := disk_full(exc, self.path.parent):
+                raise full from exc
+            raise
 
     def _log(self, db: sqlite3.Connection, ids: Sequence[int], deleted: bool) -> None:
         db.executemany(
@@ -210,7 +272,7 @@ class CatalogDB:
         with self._transaction() as db:
             deleted = [
                 int(i)
-                for i in ids
+                for i in valid_ids(ids)
                 if db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount
             ]
             self._log(db, deleted, deleted=True)
@@ -276,17 +338,13 @@ class CatalogDB:
 
     def prune_changes(self, through: int) -> None:
         """Forget changes up to ``through`` (an index saved at that generation covers them)."""
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                since = int(self.get_meta("changes_since") or 0)
-                if through > since:
-                    self._writer.execute("DELETE FROM changes WHERE generation <= ?", (through,))
-                    self._writer.execute(UPSERT_META, ("changes_since", str(through)))
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
+        if self.read_only:
+            return  # the log is only an optimisation: a reader never needs to prune it
+        with self._write_lock, self._writing():
+            since = int(self.get_meta("changes_since") or 0)
+            if through > since:
+                self._writer.execute("DELETE FROM changes WHERE generation <= ?", (through,))
+                self._writer.execute(UPSERT_META, ("changes_since", str(through)))
 
     def vectors_of(
         self, ids: Sequence[int], model_id: str, dim: int
@@ -307,12 +365,11 @@ class CatalogDB:
         return self._query("SELECT count(*) FROM images")[0][0]
 
     def get(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
+        ids = valid_ids(ids)
         if not ids:
             return {}
         marks = ", ".join("?" * len(ids))
-        rows = self._query(
-            f"SELECT {COLUMNS} FROM images WHERE id IN ({marks})", [int(i) for i in ids]
-        )
+        rows = self._query(f"SELECT {COLUMNS} FROM images WHERE id IN ({marks})", ids)
         return {row[0]: ImageRecord(*row) for row in rows}
 
     def find_source(self, source: str) -> ImageRecord | None:
@@ -377,3 +434,8 @@ class CatalogDB:
                 "SELECT class_name, count(*) FROM images WHERE class_name IS NOT NULL GROUP BY 1"
             )
         )
+
+
+def valid_ids(ids: Sequence[int]) -> list[int]:
+    """The ids SQLite can hold; larger ones (a request's 2**63) cannot name an image."""
+    return [int(i) for i in ids if MIN_ID <= int(i) <= MAX_ID]

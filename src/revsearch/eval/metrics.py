@@ -55,6 +55,16 @@ def retrieval_metrics(
     return metrics
 
 
+def gallery_accuracy(
+    gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray
+) -> float:
+    """Share of queries whose nearest gallery image has their label (queries not in gallery)."""
+    nearest = [
+        np.argmax(queries[i : i + 1024] @ gallery.T, axis=1) for i in range(0, len(queries), 1024)
+    ]
+    return float(np.mean(np.asarray(gallery_labels)[np.concatenate(nearest)] == query_labels))
+
+
 def nearest_indices(scores: np.ndarray, depth: int) -> np.ndarray:
     """Indices of the ``depth`` best scores per row, best first (ties by index)."""
     part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]

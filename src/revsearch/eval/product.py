@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,14 +94,12 @@ def evaluate_product(
     manifest: Path,
     *,
     limit: int | None = None,
-    workers: int = 2,
-    perturb: bool = False,
-    on_progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> ProductResult:
-    """Top-1 class accuracy of the nearest neighbour and of the vote, and its calibration.
+    """The product protocol on a manifest: its test split searched against its train split.
 
-    ``limit`` keeps the first N rows of each split (smoke runs).
+    ``limit`` keeps the first N rows of each split (smoke runs); ``options`` go to
+    :func:`evaluate_gallery`.
     """
     gallery_rows = read_manifest(manifest, split=GALLERY_SPLIT, limit=limit)
     query_rows = read_manifest(manifest, split=QUERY_SPLIT, limit=limit)
@@ -108,13 +107,32 @@ def evaluate_product(
         raise BadParameterError(f"{manifest}: needs rows of stanford_split 'train' and 'test'")
     if any(r.class_name is None for r in [*gallery_rows, *query_rows]):
         raise BadParameterError(f"{manifest}: evaluation needs a 'class_name' for every row")
-    gallery_labels = [str(r.class_name) for r in gallery_rows]
-    truth = np.asarray([str(r.class_name) for r in query_rows])
-    query_paths = [r.path for r in query_rows]
+    return evaluate_gallery(
+        encoder,
+        ([r.path for r in gallery_rows], [str(r.class_name) for r in gallery_rows]),
+        ([r.path for r in query_rows], [str(r.class_name) for r in query_rows]),
+        **options,
+    )
+
+
+def evaluate_gallery(
+    encoder: OnnxEncoder,
+    gallery_set: tuple[list[str], list[str]],
+    query_set: tuple[list[str], list[str]],
+    *,
+    workers: int = 2,
+    perturb: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> ProductResult:
+    """Top-1 class accuracy of the nearest neighbour and of the vote, and its calibration,
+    for (paths, labels) queries searched against a (paths, labels) gallery."""
+    (gallery_paths, gallery_labels), (query_paths, query_labels) = gallery_set, query_set
+    truth = np.asarray(query_labels)
     if on_start:
-        on_start(len(gallery_rows) + len(query_rows) * (1 + len(PERTURBATIONS) * perturb))
+        on_start(len(gallery_paths) + len(query_paths) * (1 + len(PERTURBATIONS) * perturb))
     embed = partial(encode_paths, encoder, workers=workers, on_progress=on_progress)
-    gallery = embed([r.path for r in gallery_rows])
+    gallery = embed(gallery_paths)
     temperature = encoder.spec.vote_temperature
     clean = answer(gallery, gallery_labels, embed(query_paths), temperature)
     correct = np.asarray(clean.voted) == truth
@@ -129,8 +147,8 @@ def evaluate_product(
         }
     return ProductResult(
         encoder.model_id,
-        len(query_rows),
-        len(gallery_rows),
+        len(query_paths),
+        len(gallery_paths),
         len(set(gallery_labels)),
         float(np.mean(np.asarray(clean.nearest) == truth)),
         float(correct.mean()),

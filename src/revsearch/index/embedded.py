@@ -10,6 +10,7 @@ the index is rebuilt from SQLite.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from revsearch.catalog.db import CatalogDB
+from revsearch.errors import DiskFullError, disk_full
 from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorIndex, VectorRow
 from revsearch.index.exact import ExactIndex
 from revsearch.index.hnsw import HnswIndex
@@ -27,6 +29,8 @@ HNSW_STATE_FILE = "vectors.json"
 # Half-precision storage: same Recall@10 as f32 on our embeddings, half the memory and
 # about 1.7x the queries per second (benchmarks/results/ann.md).
 HNSW_DTYPE = "f16"
+
+log = logging.getLogger("revsearch.index")
 
 
 class EmbeddedBackend:
@@ -138,8 +142,11 @@ class EmbeddedBackend:
             else HnswIndex(dim, dtype=HNSW_DTYPE, expansion_search=self.search_ef)
         )
         index.add(*self.db.vectors(model_id, dim))
-        if isinstance(index, HnswIndex):
-            self._save_hnsw(index)
+        if isinstance(index, HnswIndex) and not self.db.read_only:
+            try:
+                self._save_hnsw(index)
+            except DiskFullError as exc:  # the file only saves a rebuild: keep serving
+                log.warning("vector index not saved: %s", exc)
         return index
 
     def save(self, *, force: bool = True) -> None:
@@ -150,7 +157,7 @@ class EmbeddedBackend:
         """
         with self._lock:
             index = self._index
-            if not isinstance(index, HnswIndex) or not self._catch_up(index):
+            if self.db.read_only or not isinstance(index, HnswIndex) or not self._catch_up(index):
                 return
             if not force:
                 saved_at = int(self._read_state().get("generation", -1))
@@ -161,7 +168,6 @@ class EmbeddedBackend:
 
     def _save_hnsw(self, index: HnswIndex) -> None:
         generation, model_id = self._index_generation, self._model()[0]
-        index.save(self.folder / HNSW_FILE)
         state = json.dumps(
             {
                 "generation": generation,
@@ -171,8 +177,15 @@ class EmbeddedBackend:
             }
         )
         tmp = self.folder / (HNSW_STATE_FILE + ".tmp")
-        tmp.write_text(state)
-        os.replace(tmp, self.folder / HNSW_STATE_FILE)
+        try:
+            index.save(self.folder / HNSW_FILE)
+            tmp.write_text(state)
+            os.replace(tmp, self.folder / HNSW_STATE_FILE)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if full := disk_full(exc):
+                raise full from exc
+            raise
         # The file now holds every change up to ``generation``; a process whose index is
         # older reloads the file and replays from there.
         self.db.prune_changes(generation)

@@ -6,7 +6,9 @@ filtered exact fallback via ``get``, memory-mapped loading, and ships small whee
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -98,10 +100,21 @@ class HnswIndex:
     def save(self, path: Path) -> None:
         """Write to a temporary file, then atomically replace: never a half-written index."""
         tmp = path.with_suffix(path.suffix + ".tmp")
-        self._index.save(str(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            self._index.save(str(tmp))
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            # usearch reports a failed write as a bare RuntimeError: say "no space" when the
+            # disk is what ran out, so callers can tell a full disk from a bug.
+            full = isinstance(exc, RuntimeError) and (
+                shutil.disk_usage(path.parent).free < self._index.serialized_length
+            )
+            tmp.unlink(missing_ok=True)
+            if full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+            raise
 
     @classmethod
     def load(cls, path: Path, dim: int, **options: object) -> HnswIndex:

@@ -7,7 +7,7 @@ request), which is what keeps the image endpoints from becoming an open file or 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,13 +21,21 @@ def content_name(data: bytes, suffix: str) -> str:
     return f"{hashlib.sha256(data).hexdigest()}.{suffix.lower()}"
 
 
+def _nothing_to_close() -> None:
+    pass
+
+
 @dataclass
 class StoredStream:
-    """An opened image: its size and type up front (for headers), then its bytes in chunks."""
+    """An opened image: its size and type up front (for headers), then its bytes in chunks.
+
+    ``close`` lets go of it unread (a HEAD request needs only the headers).
+    """
 
     size: int
     media_type: str
     chunks: Iterator[bytes]
+    close: Callable[[], None] = _nothing_to_close
 
 
 class ImageStore(Protocol):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from revsearch.errors import NotFoundError
+from revsearch.errors import NotFoundError, disk_full
 from revsearch.stores.base import StoredStream, content_name
 
 # Types the stdlib table may not know on every platform.
@@ -44,16 +44,23 @@ class LocalStore:
     def put(self, data: bytes, suffix: str) -> str:
         """Write to a temporary file and rename it, so a crash never leaves half a file."""
         target = self.root / content_name(data, suffix)
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".tmp")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".tmp")
+        except OSError as exc:
+            if full := disk_full(exc):
+                raise full from None
+            raise
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if full := disk_full(exc):
+                raise full from None
             raise
         return str(target)
 
@@ -77,7 +84,7 @@ class LocalStore:
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise NotFoundError("the image file is missing from the store") from None
         size = os.fstat(handle.fileno()).st_size
-        return StoredStream(size, media_type(path), _chunks(handle, chunk_size))
+        return StoredStream(size, media_type(path), _chunks(handle, chunk_size), handle.close)
 
 
 def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:

@@ -167,6 +167,7 @@ class S3Store:
             int(answer["ContentLength"]),
             media_type(Path(key)),
             self._chunks(body, chunk_size),
+            body.close,
         )
 
     def _chunks(self, body: Any, chunk_size: int) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ file is a new hash) and the hash doubles as the HTTP ETag.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from revsearch.errors import disk_full
 from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
 from revsearch.stores.base import ImageStore
 
@@ -29,7 +31,9 @@ class ThumbnailCache:
         size: int = THUMBNAIL_SIZE,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        read_only: bool = False,
     ) -> None:
+        self.read_only = read_only
         self.folder = Path(folder)
         self.store = store
         self.size = size
@@ -44,11 +48,26 @@ class ThumbnailCache:
             raise ValueError(f"bad content hash {content_hash!r}")
         return self.folder / f"{content_hash}-{self.size}.jpg"
 
-    def get(self, source: str, content_hash: str) -> Path:
-        """The cached thumbnail, made from the stored original on first use."""
+    def get(self, source: str, content_hash: str) -> Path | bytes:
+        """The cached thumbnail, made from the stored original on first use.
+
+        Its bytes instead of a path when the cache cannot be written (a read-only catalog);
+        DiskFullError when the disk is full.
+        """
         path = self.path(content_hash)
-        if not path.is_file():
-            self._write(path, self.render(self.store.get(source)))
+        if path.is_file():
+            return path
+        data = self.render(self.store.get(source))
+        if self.read_only:
+            return data
+        try:
+            self._write(path, data)
+        except OSError as exc:
+            if full := disk_full(exc):
+                raise full from None
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return data  # not ours to write: serve it uncached
+            raise
         return path
 
     def render(self, data: bytes) -> bytes:

@@ -25,7 +25,7 @@ from revsearch.encoder.export import export_onnx, pretrained_spec
 from revsearch.encoder.registry import get_pretrained
 from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError
-from revsearch.eval.metrics import retrieval_metrics
+from revsearch.eval.metrics import gallery_accuracy, retrieval_metrics
 from revsearch.indexing import STANFORD_PREFIX
 from revsearch.training.cache import cache_directory, trunk_features
 from revsearch.training.data import Labelled, balanced_batches, recipe_split
@@ -93,6 +93,9 @@ def train(
     val_features = (
         _features(model, recipe, val_set, cache, "val", 1, progress) if len(val_set) else None
     )
+    # Held-out images of trained classes are searched against the clean training images (the
+    # catalog, as in the product protocol); held-out classes are searched among themselves.
+    gallery = (train_features, train_set) if recipe.holdout == "images" else None
 
     loss_fn = build_loss(
         recipe.loss,
@@ -118,7 +121,11 @@ def train(
             started = time.perf_counter()
             _set_learning_rates(optimizer, recipe, epoch)
             loss = _train_epoch(model, loss_fn, optimizer, train_features, train_set, recipe, epoch)
-            recall = _validate(model, val_features, val_set) if val_features is not None else None
+            recall = (
+                _validate(model, val_features, val_set, gallery)
+                if val_features is not None
+                else None
+            )
             if recall is None or best_recall is None or recall > best_recall:
                 best_epoch, best_recall = epoch, recall  # without validation: the last epoch
                 _atomic_save({"model": model.state_dict()}, best_path)
@@ -281,16 +288,35 @@ def _train_epoch(
 
 
 @torch.no_grad()
-def _validate(model: SplitEncoder, features: np.ndarray, data: Labelled) -> float:
+def _validate(
+    model: SplitEncoder,
+    features: np.ndarray,
+    data: Labelled,
+    gallery: tuple[np.ndarray, Labelled] | None = None,
+) -> float:
+    embeddings = _embed(model, features)
+    if gallery is None:
+        return retrieval_metrics(embeddings, data.labels, ks=(1,))["recall@1"]
+    gallery_features, gallery_data = gallery
+    return gallery_accuracy(
+        _embed(model, gallery_features), gallery_data.labels, embeddings, data.labels
+    )
+
+
+def _embed(model: SplitEncoder, features: np.ndarray) -> np.ndarray:
+    """Embeddings of the clean view (view 0) of cached trunk features."""
     model.eval()
     device = next(model.head.parameters()).device
-    embeddings = [
-        model.top(torch.from_numpy(features[i : i + EVAL_BATCH, 0].astype(np.float32)).to(device))
-        .cpu()
-        .numpy()
-        for i in range(0, len(features), EVAL_BATCH)
-    ]
-    return retrieval_metrics(np.concatenate(embeddings), data.labels, ks=(1,))["recall@1"]
+    return np.concatenate(
+        [
+            model.top(
+                torch.from_numpy(features[i : i + EVAL_BATCH, 0].astype(np.float32)).to(device)
+            )
+            .cpu()
+            .numpy()
+            for i in range(0, len(features), EVAL_BATCH)
+        ]
+    )
 
 
 def _load_checkpoint(path: Path, recipe: Recipe, device: torch.device) -> dict[str, Any] | None:
