@@ -36,6 +36,7 @@ from revsearch.indexing import (
 from revsearch.memory import DECODE_BUDGET
 from revsearch.prediction import DEFAULT_VOTE_TEMPERATURE, SURE_CONFIDENCE
 from revsearch.search import Searcher, check_k
+from revsearch.stores.factory import open_store
 from revsearch.stores.reader import S3_SCHEME, SourceReader
 from revsearch.training.commands import recipe_with_overrides, train_command, tune_command
 from revsearch.vehicles import parse_class_name
@@ -292,6 +293,8 @@ def search(
             _encoder(settings, model),
             max_pixels=settings.max_pixels,
             max_bytes=settings.max_upload_bytes,
+            originals=open_store(settings, cat.path),
+            same_image_candidates=settings.same_image_candidates,
         )
         response = searcher.search(
             image, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max
@@ -305,6 +308,7 @@ def search(
                     "score": round(hit.score, 6),
                     "image": hit.record.source,
                     "class_name": hit.record.class_name,
+                    "same_image": hit.same_image,
                 }
                 for hit in response.hits
             ],
@@ -313,8 +317,10 @@ def search(
         click.echo(json.dumps(payload, indent=2))
         return
     for rank, hit in enumerate(response.hits, 1):
+        same = "  (same photo)" if hit.same_image else ""
         click.echo(
-            f"{rank:>3}  {hit.score:.3f}  {hit.record.class_name or '-':<40}  {hit.record.source}"
+            f"{rank:>3}  {hit.score:.3f}  {hit.record.class_name or '-':<40}  "
+            f"{hit.record.source}{same}"
         )
     if prediction:
         click.echo(f"this looks like: {prediction.describe()}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from revsearch.errors import BadParameterError
+from revsearch.same_image import SAME_IMAGE_CANDIDATES
 
 
 def data_home() -> Path:
@@ -39,6 +40,13 @@ def _path(value: Any) -> Path:
 def _positive_int(value: Any) -> int:
     number = int(value)
     if number < 1:
+        raise ValueError(number)
+    return number
+
+
+def _count(value: Any) -> int:
+    number = int(value)
+    if number < 0:
         raise ValueError(number)
     return number
 
@@ -76,6 +84,11 @@ class Settings:
         "REVSEARCH_DECODE_MEMORY", _positive_int,
         "bytes that images being decoded may use at once per process (others wait their turn)",
         512 * 1024 * 1024,
+    )  # fmt: skip
+    same_image_candidates: int = _setting(
+        "REVSEARCH_SAME_IMAGE_CANDIDATES", _count,
+        "best results checked for being the query's own photo; 0: off",
+        SAME_IMAGE_CANDIDATES,
     )  # fmt: skip
     exact_search_limit: int = _setting(
         "REVSEARCH_EXACT_SEARCH_LIMIT", int,

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from revsearch.catalog.catalog import Catalog, Hit
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.errors import BadParameterError
+from revsearch.errors import BadParameterError, RevSearchError
 from revsearch.prediction import VOTE_NEIGHBOURS, Prediction
 from revsearch.prediction import predict as vote_predict
 from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
+from revsearch.same_image import (
+    SAME_IMAGE_CANDIDATES,
+    LocalFeatures,
+    is_same_image,
+    local_features,
+)
+from revsearch.stores.base import ImageStore
 
 MAX_K = 100
 
@@ -36,7 +45,11 @@ def predict(hits: list[Hit], temperature: float | None = None) -> Prediction | N
 
 
 class Searcher:
-    """Binds an encoder to a catalog (checking they agree) and answers image queries."""
+    """Binds an encoder to a catalog (checking they agree) and answers image queries.
+
+    With the catalog's ``originals`` store, the best hits are checked for being the very photo
+    the query was made from (:mod:`revsearch.same_image`); such a hit is marked and put first.
+    """
 
     def __init__(
         self,
@@ -45,12 +58,16 @@ class Searcher:
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        originals: ImageStore | None = None,
+        same_image_candidates: int = SAME_IMAGE_CANDIDATES,
     ) -> None:
         catalog.bind_model(encoder.model_id, encoder.dim)
         self.catalog = catalog
         self.encoder = encoder
         self.max_pixels = max_pixels
         self.max_bytes = max_bytes
+        self.originals = originals
+        self.same_image_candidates = same_image_candidates
 
     def search(
         self,
@@ -78,17 +95,56 @@ class Searcher:
         decoded_at = time.perf_counter()
         vector = self.encoder.encode_arrays(array[None])[0]
         encoded_at = time.perf_counter()
+        checks = self.same_image_candidates if self.originals is not None else 0
         response = self.search_vector(
-            vector, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max
+            vector,
+            max(k, checks),
+            min_score=min_score,
+            make=make,
+            year_min=year_min,
+            year_max=year_max,
         )
+        searched_at = time.perf_counter()
+        if checks:
+            response.hits = self.same_image_first(decoded.image, response.hits)
+        response.hits = response.hits[:k]
         done = time.perf_counter()
         response.timings_ms = {
             "decode": (decoded_at - start) * 1e3,
             "encode": (encoded_at - decoded_at) * 1e3,
-            "search": (done - encoded_at) * 1e3,
+            "search": (searched_at - encoded_at) * 1e3,
+            "same_image": (done - searched_at) * 1e3,
             "total": (done - start) * 1e3,
         }
         return response
+
+    def same_image_first(self, query: Image.Image, hits: list[Hit]) -> list[Hit]:
+        """Mark the top hits that are the query's own photo and move them first (stable).
+
+        The vote is left as it is: it weighs similarity, and sameness is not a class.
+        """
+        if not hits:
+            return hits
+        features = local_features(query)
+        depth = self.same_image_candidates
+        checked = [
+            dataclasses.replace(hit, same_image=self._shows(hit, features)) for hit in hits[:depth]
+        ]
+        checked.sort(key=lambda hit: not hit.same_image)
+        return checked + hits[depth:]
+
+    def _shows(self, hit: Hit, features: LocalFeatures) -> bool:
+        assert self.originals is not None
+        try:
+            image = decode(
+                self.originals.get(hit.record.source),
+                max_pixels=self.max_pixels,
+                max_bytes=self.max_bytes,
+                draft_size=self.encoder.spec.input_size,
+            ).image
+        except RevSearchError:  # gone from the store, or no longer decodable: not the same
+            return False
+        return is_same_image(features, local_features(image))
 
     def search_vector(
         self,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
+from revsearch.eval.perturb import COPY_EDITS
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo, held_out_photo
 from tests.api.server import LiveServer
@@ -32,6 +35,7 @@ def test_search_answers_ranked_results_and_a_prediction(client: httpx.Client) ->
     assert top["year"] == int(class_name.split()[-1])
     assert top["image_url"] == f"/api/images/{top['id']}"
     assert top["thumbnail_url"] == f"/api/images/{top['id']}/thumbnail"
+    assert top["same_image"] and not any(r["same_image"] for r in results[1:])
     assert body["prediction"]["class_name"] == class_name
     assert 0 < body["prediction"]["confidence"] <= 1
     candidates = body["prediction"]["candidates"]
@@ -39,8 +43,19 @@ def test_search_answers_ranked_results_and_a_prediction(client: httpx.Client) ->
     probabilities = [c["probability"] for c in candidates]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
     assert body["prediction"]["sure"] == (body["prediction"]["confidence"] >= 0.9)
-    assert set(body["timings_ms"]) == {"decode", "encode", "search", "total"}
+    assert set(body["timings_ms"]) == {"decode", "encode", "search", "same_image", "total"}
     assert body["timings_ms"]["total"] >= body["timings_ms"]["encode"] > 0
+
+
+def test_an_edited_copy_finds_its_original_first(client: httpx.Client) -> None:
+    path, _ = catalog_photo(3)
+    original = search(client, path.read_bytes(), k=1).json()["results"][0]
+    copy = COPY_EDITS["reframe"](Image.open(path).convert("RGB"))
+    buffer = io.BytesIO()
+    copy.save(buffer, format="JPEG", quality=60)
+    results = search(client, buffer.getvalue(), k=5).json()["results"]
+    assert results[0]["id"] == original["id"] and results[0]["same_image"]
+    assert results[0]["score"] < 0.999  # found as the same photo, not as the same bytes
 
 
 def test_default_k_is_six(client: httpx.Client) -> None:

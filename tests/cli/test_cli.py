@@ -61,8 +61,9 @@ def test_index_search_add_remove_stats(tmp_path: Path, small_manifest: Path, env
     assert list(payload) == ["results", "prediction"]
     assert len(payload["results"]) == 3
     top = payload["results"][0]
-    assert set(top) == {"id", "score", "image", "class_name"}
+    assert set(top) == {"id", "score", "image", "class_name", "same_image"}
     assert top["image"] == query and top["score"] == pytest.approx(1.0, abs=1e-4)
+    assert top["same_image"] and not any(r["same_image"] for r in payload["results"][1:])
     scores = [r["score"] for r in payload["results"]]
     assert scores == sorted(scores, reverse=True)
     prediction = payload["prediction"]
@@ -73,6 +74,7 @@ def test_index_search_add_remove_stats(tmp_path: Path, small_manifest: Path, env
 
     text = revsearch("search", query, "--catalog", catalog, env=env)
     assert text.returncode == 0 and "this looks like:" in text.stdout
+    assert text.stdout.splitlines()[0].endswith("(same photo)")
 
     photo = car_photo()  # not in the first 60 rows
     added = revsearch(

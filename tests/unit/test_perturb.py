@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from revsearch.eval.perturb import PERTURBATIONS, center_crop, pad_to_16_9
+from revsearch.eval.perturb import COPY_EDITS, center_crop, pad_to_16_9
 
 
 @pytest.fixture
@@ -14,9 +14,9 @@ def car() -> Image.Image:
     return Image.open(car_photo()).convert("RGB")
 
 
-@pytest.mark.parametrize("name", list(PERTURBATIONS))
+@pytest.mark.parametrize("name", list(COPY_EDITS))
 def test_perturbations_return_a_changed_rgb_image(name: str, car: Image.Image) -> None:
-    altered = PERTURBATIONS[name](car)
+    altered = COPY_EDITS[name](car)
     assert altered.mode == "RGB"
     assert altered.size != car.size or not np.array_equal(np.asarray(altered), np.asarray(car))
 

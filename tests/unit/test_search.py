@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from revsearch.catalog.catalog import Catalog, Hit
 from revsearch.catalog.db import ImageRecord
+from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, ModelMismatchError
+from revsearch.eval.perturb import COPY_EDITS
 from revsearch.search import Searcher, predict
+from revsearch.stores.factory import open_store
 
 
 def record(image_id: int, class_name: str | None) -> ImageRecord:
@@ -45,7 +50,7 @@ def test_an_indexed_image_finds_itself(searcher: Searcher) -> None:
     scores = [h.score for h in response.hits]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
     assert response.prediction and response.prediction.class_name == source.class_name
-    assert set(response.timings_ms) == {"decode", "encode", "search", "total"}
+    assert set(response.timings_ms) == {"decode", "encode", "search", "same_image", "total"}
 
 
 @pytest.mark.parametrize("k", [1, 6, 100])
@@ -89,3 +94,21 @@ def test_refuses_a_catalog_of_another_model(catalog_copy: Path, encoder: OnnxEnc
         catalog.db.set_meta({"model_id": "some-other-model"})
         with pytest.raises(ModelMismatchError, match="some-other-model"):
             Searcher(catalog, encoder)
+
+
+@pytest.mark.parametrize("edit", ["reframe", "pad_16_9", "rotate_10", "dim", "screenshot"])
+def test_an_edited_copy_of_a_catalog_photo_comes_first_as_the_same_image(
+    built_catalog: Path, encoder: OnnxEncoder, edit: str
+) -> None:
+    catalog = Catalog.open(built_catalog)
+    checking = Searcher(catalog, encoder, originals=open_store(Settings(), built_catalog))
+    for image_id in (5, 77, 140):
+        original = catalog.get([image_id])[image_id]
+        copy = COPY_EDITS[edit](Image.open(original.source).convert("RGB"))
+        buffer = io.BytesIO()
+        copy.save(buffer, format="JPEG", quality=85)
+        hits = checking.search(buffer.getvalue(), k=6).hits
+        assert hits[0].record.id == image_id and hits[0].same_image
+        assert not any(hit.same_image for hit in hits[1:])
+        scores = [hit.score for hit in hits[1:]]
+        assert scores == sorted(scores, reverse=True)  # the others keep their order

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.api.photos import held_out_photo
+from tests.api.photos import catalog_photo, held_out_photo
 from tests.samples import not_an_image
 from tests.web.conftest import UI_UPLOAD_LIMIT
 
@@ -53,6 +53,14 @@ def test_upload_shows_ranked_results_and_a_prediction(page: Any) -> None:
     expect(first.locator(".name")).to_have_text(re.compile(r"\w+ .+ \d{4}$"))
     expect(first.locator(".score")).to_have_text(re.compile(r"similarity [01]\.\d{3}"))
     wait_for_thumbnails(page)
+
+
+def test_the_query_photo_itself_is_marked_same_photo(page: Any) -> None:
+    upload(page, catalog_photo(0)[0])
+    first = page.locator("#results .result").first
+    expect(first.locator(".same-photo")).to_have_text("Same photo")
+    expect(first).to_have_attribute("aria-label", re.compile("the same photo as yours"))
+    expect(page.locator("#results .same-photo")).to_have_count(1)
 
 
 def test_an_unsure_answer_says_so_and_names_the_alternatives(page: Any) -> None:

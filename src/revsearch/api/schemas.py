@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from revsearch.catalog.catalog import Hit
 from revsearch.catalog.db import ImageRecord
 from revsearch.prediction import CANDIDATES, SURE_CONFIDENCE, Prediction
 
@@ -25,6 +26,10 @@ class SearchResult(BaseModel):
     year: int | None
     image_url: str
     thumbnail_url: str
+    same_image: bool = Field(
+        description="this is the very photo the query was made from (a crop, screenshot or "
+        "re-saved copy); such a result comes first"
+    )
 
 
 class CandidateOut(BaseModel):
@@ -59,6 +64,7 @@ class Timings(BaseModel):
     decode: float
     encode: float
     search: float
+    same_image: float = Field(description="checking the best results for the query's own photo")
     total: float
 
 
@@ -108,15 +114,17 @@ def thumbnail_url(image_id: int) -> str:
     return f"/api/images/{image_id}/thumbnail"
 
 
-def search_result(record: ImageRecord, score: float) -> SearchResult:
+def search_result(hit: Hit) -> SearchResult:
+    record = hit.record
     return SearchResult(
         id=record.id,
-        score=round(score, 6),
+        score=round(hit.score, 6),
         class_name=record.class_name,
         make=record.make,
         year=record.year,
         image_url=image_url(record.id),
         thumbnail_url=thumbnail_url(record.id),
+        same_image=hit.same_image,
     )
 
 

@@ -40,7 +40,7 @@ async def search(
         year_max=year_max,
     )
     return SearchOut(
-        results=[search_result(hit.record, hit.score) for hit in response.hits],
+        results=[search_result(hit) for hit in response.hits],
         prediction=prediction_out(response.prediction),
         timings_ms=Timings(
             **{name: round(value, 3) for name, value in response.timings_ms.items()}

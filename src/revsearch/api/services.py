@@ -79,13 +79,15 @@ class Services:
             log.warning("catalog %s is read-only: writes are disabled", catalog.path)
         try:
             encoder = OnnxEncoder(resolve_model_path(settings.model), threads=settings.threads)
+            store = open_store(settings, catalog.path)  # checks REVSEARCH_IMAGE_STORE
             searcher = Searcher(
                 catalog,
                 encoder,
                 max_pixels=settings.max_pixels,
                 max_bytes=settings.max_upload_bytes,
+                originals=store,
+                same_image_candidates=settings.same_image_candidates,
             )
-            store = open_store(settings, catalog.path)  # checks REVSEARCH_IMAGE_STORE
         except BaseException:
             catalog.close()
             raise

@@ -40,6 +40,7 @@ def writable(folder: Path) -> bool:
 class Hit:
     record: ImageRecord
     score: float
+    same_image: bool = False  # the query was made from this very photo (revsearch.same_image)
 
 
 class Catalog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
 
 from revsearch.preprocess import to_rgb
 
@@ -41,10 +41,36 @@ def grayscale(image: Image.Image) -> Image.Image:
     return ImageOps.grayscale(image).convert("RGB")
 
 
+def reframe(image: Image.Image) -> Image.Image:
+    """An off-centre crop keeping 80 % of the width and 85 % of the height."""
+    width, height = image.size
+    return image.crop((round(width * 0.15), round(height * 0.05), round(width * 0.95),
+                       round(height * 0.9)))  # fmt: skip
+
+
+def dim(image: Image.Image) -> Image.Image:
+    return ImageEnhance.Brightness(image).enhance(0.55)
+
+
+def screenshot(image: Image.Image) -> Image.Image:
+    """Shown at two thirds of its size and captured as PNG."""
+    small = image.resize((image.width * 2 // 3, image.height * 2 // 3), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return to_rgb(Image.open(io.BytesIO(buffer.getvalue())))
+
+
 PERTURBATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "crop_60": center_crop,
     "pad_16_9": pad_to_16_9,
     "jpeg_q20": jpeg_quality_20,
     "rotate_10": rotate_10,
     "grayscale": grayscale,
+}
+# What happens to a catalog photo on its way back as a query (revsearch.same_image).
+COPY_EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    **PERTURBATIONS,
+    "reframe": reframe,
+    "dim": dim,
+    "screenshot": screenshot,
 }

@@ -153,7 +153,9 @@
     button.dataset.id = result.id;
     button.dataset.score = result.score;
     const name = label(result);
-    button.setAttribute("aria-label", `${name}, similarity ${result.score.toFixed(3)}. Show large`);
+    const same = result.same_image ? ", the same photo as yours" : "";
+    button.setAttribute(
+      "aria-label", `${name}, similarity ${result.score.toFixed(3)}${same}. Show large`);
 
     const image = document.createElement("img");
     image.src = result.thumbnail_url;
@@ -166,6 +168,12 @@
     score.textContent = `similarity ${result.score.toFixed(3)}`;
 
     button.append(image, title, score);
+    if (result.same_image) {
+      const badge = document.createElement("span");
+      badge.className = "same-photo";
+      badge.textContent = "Same photo";
+      button.append(badge);
+    }
     button.addEventListener("click", () => openViewer(result, name));
     item.append(button);
     return item;
