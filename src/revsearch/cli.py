@@ -470,6 +470,11 @@ def _pairs(data: Labelled) -> tuple[list[str], list[str]]:
     "--perturb", is_flag=True,
     help="Also report Recall@1 of altered queries (crop, pad, JPEG, rotation, grayscale).",
 )  # fmt: skip
+@click.option(
+    "--framing", is_flag=True,
+    help="Also report queries framed like phone photos: the car at 25-60 %% of a street "
+    "scene's width, centred, off-centre, beside a second car, and a loose 70 %% crop (slow).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @model_option
 @click.pass_context
@@ -481,6 +486,7 @@ def eval_command(
     recipe: Path | None,
     limit: int | None,
     perturb: bool,
+    framing: bool,
     as_json: bool,
     model: Path | None,
 ) -> None:
@@ -496,11 +502,12 @@ def eval_command(
     )
     encoder = _encoder(_settings(ctx), model, threads=1)
     if protocol == "stanford":
-        _eval_stanford(encoder, manifest, split_run, limit, perturb, as_json)
+        _eval_stanford(encoder, manifest, split_run, limit, perturb, framing, as_json)
         return
     with _progress("encoding") as bar:
         options: dict[str, Any] = {
             "perturb": perturb,
+            "framing": framing,
             "workers": os.cpu_count() or 1,
             "on_start": lambda total: bar.reset(total=total),
             "on_progress": bar.update,
@@ -526,6 +533,7 @@ def _eval_stanford(
     split_run: tuple[Labelled, Labelled] | None,
     limit: int | None,
     perturb: bool,
+    framing: bool,
     as_json: bool,
 ) -> None:
     """Test split against train split, or a recipe's held-out images against its trained ones."""
@@ -535,6 +543,7 @@ def _eval_stanford(
         options: dict[str, Any] = {
             "workers": os.cpu_count() or 1,
             "perturb": perturb,
+            "framing": framing,
             "on_start": lambda total: bar.reset(total=total),
             "on_progress": bar.update,
         }

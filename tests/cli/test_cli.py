@@ -270,6 +270,15 @@ def test_eval_with_perturbed_queries(small_manifest: Path, env) -> None:
     assert all(0 <= value <= 1 for value in perturbed.values())
 
 
+def test_eval_with_framed_queries(small_manifest: Path, env) -> None:
+    result = revsearch("eval", "--manifest", small_manifest, "--limit", "16", "--framing",
+                       "--json", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    framed = json.loads(result.stdout)["perturbed_recall@1"]
+    assert {"frame_25", "off_centre_45", "second_car_60", "loose_70"} <= set(framed)
+    assert "crop_60" not in framed and all(0 <= value <= 1 for value in framed.values())
+
+
 @pytest.mark.parametrize(
     ("recipe_text", "message"),
     [

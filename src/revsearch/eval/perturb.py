@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -74,3 +74,14 @@ COPY_EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "dim": dim,
     "screenshot": screenshot,
 }
+
+
+def alterations(
+    perturb: bool, framing: bool = False, donors: Sequence[str] = ()
+) -> dict[str, Callable[[Image.Image], Image.Image]]:
+    """The alterations an evaluation applies to its queries: the five above with ``perturb``,
+    the phone-photo framings of :mod:`revsearch.eval.framing` with ``framing`` (second cars
+    taken from ``donors``)."""
+    from revsearch.eval.framing import framings
+
+    return {**(PERTURBATIONS if perturb else {}), **(framings(donors) if framing else {})}

@@ -24,7 +24,7 @@ from revsearch.eval.calibration import (
     sure_share,
 )
 from revsearch.eval.metrics import nearest_indices
-from revsearch.eval.perturb import PERTURBATIONS
+from revsearch.eval.perturb import alterations
 from revsearch.indexing import read_manifest
 from revsearch.prediction import SURE_CONFIDENCE, VOTE_NEIGHBOURS, predict
 
@@ -122,6 +122,7 @@ def evaluate_gallery(
     *,
     workers: int = 2,
     perturb: bool = False,
+    framing: bool = False,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> ProductResult:
@@ -129,8 +130,9 @@ def evaluate_gallery(
     for (paths, labels) queries searched against a (paths, labels) gallery."""
     (gallery_paths, gallery_labels), (query_paths, query_labels) = gallery_set, query_set
     truth = np.asarray(query_labels)
+    altered_by = alterations(perturb, framing, donors=query_paths)
     if on_start:
-        on_start(len(gallery_paths) + len(query_paths) * (1 + len(PERTURBATIONS) * perturb))
+        on_start(len(gallery_paths) + len(query_paths) * (1 + len(altered_by)))
     embed = partial(encode_paths, encoder, workers=workers, on_progress=on_progress)
     gallery = embed(gallery_paths)
     temperature = encoder.spec.vote_temperature
@@ -138,7 +140,7 @@ def evaluate_gallery(
     correct = np.asarray(clean.voted) == truth
     share, sure_accuracy = sure_share(clean.confidence, correct, SURE_CONFIDENCE)
     perturbed = {}
-    for name, alter in PERTURBATIONS.items() if perturb else ():
+    for name, alter in altered_by.items():
         queries = embed(query_paths, alter=alter)
         altered = answer(gallery, gallery_labels, queries, temperature)
         perturbed[name] = {

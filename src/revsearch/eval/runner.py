@@ -10,7 +10,7 @@ from revsearch.encoder.batch import encode_paths
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
-from revsearch.eval.perturb import PERTURBATIONS
+from revsearch.eval.perturb import alterations
 from revsearch.indexing import read_manifest
 
 
@@ -44,13 +44,15 @@ def evaluate(
     limit: int | None = None,
     workers: int = 2,
     perturb: bool = False,
+    framing: bool = False,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> EvalResult:
     """Encode the split's images and score each as a query against all the others.
 
     With ``perturb``, each query is also altered (see :mod:`revsearch.eval.perturb`) and
-    searched against the clean gallery, giving Recall@1 per alteration.
+    searched against the clean gallery, giving Recall@1 per alteration; ``framing`` adds the
+    phone-photo framings of :mod:`revsearch.eval.framing`.
     """
     sources = read_manifest(manifest, split=split, limit=limit)
     if any(s.class_name is None for s in sources):
@@ -62,6 +64,7 @@ def evaluate(
         split=split,
         workers=workers,
         perturb=perturb,
+        framing=framing,
         on_progress=on_progress,
         on_start=on_start,
     )
@@ -75,17 +78,19 @@ def evaluate_images(
     split: str,
     workers: int = 2,
     perturb: bool = False,
+    framing: bool = False,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> EvalResult:
     """:func:`evaluate` on images already chosen, e.g. a training recipe's held-out classes."""
     if len(set(labels)) < 2 or len(paths) < 2:
         raise BadParameterError(f"split '{split}' has too few images or classes")
+    altered = alterations(perturb, framing, donors=paths)
     if on_start:
-        on_start(len(paths) * (1 + len(PERTURBATIONS) * perturb))
+        on_start(len(paths) * (1 + len(altered)))
     vectors = encode_paths(encoder, paths, workers=workers, on_progress=on_progress)
     perturbed = {}
-    for name, alter in PERTURBATIONS.items() if perturb else ():
+    for name, alter in altered.items():
         queries = encode_paths(
             encoder, paths, workers=workers, on_progress=on_progress, alter=alter
         )
