@@ -33,7 +33,8 @@ def test_the_car_takes_its_share_of_the_width(car: Image.Image, share: float) ->
     # The car's own pixels are inside the box: its centre matches the photo's centre.
     centre = np.asarray(frame.crop((x1, y1, x2, y2)).resize(car.size), np.float32)
     original = np.asarray(car, np.float32)
-    middle = (slice(car.height // 4, 3 * car.height // 4), slice(car.width // 4, 3 * car.width // 4))
+    h, w = car.height, car.width
+    middle = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))
     assert np.abs(centre[middle] - original[middle]).mean() < 12
 
 
