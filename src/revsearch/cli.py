@@ -33,12 +33,18 @@ from revsearch.indexing import (
     reindex,
     sha256_file,
 )
+from revsearch.localize import parse_box
 from revsearch.memory import DECODE_BUDGET
 from revsearch.prediction import DEFAULT_VOTE_TEMPERATURE, SURE_CONFIDENCE
 from revsearch.search import Searcher, check_k
 from revsearch.stores.factory import open_store
 from revsearch.stores.reader import S3_SCHEME, SourceReader
-from revsearch.training.commands import recipe_with_overrides, train_command, tune_command
+from revsearch.training.commands import (
+    recipe_with_overrides,
+    train_command,
+    train_localizer_command,
+    tune_command,
+)
 from revsearch.vehicles import parse_class_name
 
 if TYPE_CHECKING:
@@ -112,9 +118,12 @@ def _limits(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _encoder(settings: Settings, model: Path | None, threads: int | None = None) -> OnnxEncoder:
+def _encoder(
+    settings: Settings, model: Path | None, threads: int | None = None, locate: bool = True
+) -> OnnxEncoder:
     path = resolve_model_path(model or settings.model)
-    return OnnxEncoder(path, threads=settings.threads if threads is None else threads)
+    threads = settings.threads if threads is None else threads
+    return OnnxEncoder(path, threads=threads, locate=settings.locate and locate)
 
 
 @contextmanager
@@ -268,6 +277,10 @@ def remove(ctx: click.Context, items: tuple[str, ...], catalog: Path | None) -> 
 @click.option("--make", default=None, help="Only this make, e.g. 'Audi'.")
 @click.option("--year-min", type=int, default=None)
 @click.option("--year-max", type=int, default=None)
+@click.option(
+    "--box", default=None, metavar="X1,Y1,X2,Y2",
+    help="Search only this region of IMAGE (pixels); default: the car the model finds.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @catalog_option
 @model_option
@@ -280,13 +293,15 @@ def search(
     make: str | None,
     year_min: int | None,
     year_max: int | None,
+    box: str | None,
     as_json: bool,
     catalog: Path | None,
     model: Path | None,
 ) -> None:
-    """Find the catalog images most similar to IMAGE."""
+    """Find the catalog images most similar to IMAGE (the car in it, when the model finds one)."""
     settings = _settings(ctx)
     check_k(k)
+    region = parse_box(box) if box else None
     with _open_catalog(settings, catalog, writes=False) as cat:
         searcher = Searcher(
             cat,
@@ -297,8 +312,9 @@ def search(
             same_image_candidates=settings.same_image_candidates,
         )
         response = searcher.search(
-            image, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max
-        )
+            image, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max,
+            box=region,
+        )  # fmt: skip
     prediction = response.prediction
     if as_json:
         payload = {
@@ -313,6 +329,8 @@ def search(
                 for hit in response.hits
             ],
             "prediction": prediction.as_dict() if prediction else None,
+            "query_box": list(response.query_box or ()),
+            "cars": [{"box": list(car.box), "score": car.score} for car in response.cars],
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -326,6 +344,11 @@ def search(
         click.echo(f"this looks like: {prediction.describe()}")
     elif not response.hits:
         click.echo("no results")
+    if response.cropped or len(response.cars) > 1:
+        x1, y1, x2, y2 = response.query_box or (0, 0, 0, 0)
+        others = len(response.cars) > 1
+        note = f" ({len(response.cars)} cars found; --box picks another)" if others else ""
+        click.echo(f"searched the region {x1},{y1},{x2},{y2} of the photo{note}")
 
 
 @cli.command()
@@ -471,6 +494,10 @@ def _pairs(data: Labelled) -> tuple[list[str], list[str]]:
     help="Also report Recall@1 of altered queries (crop, pad, JPEG, rotation, grayscale).",
 )  # fmt: skip
 @click.option(
+    "--no-locate", "no_locate", is_flag=True,
+    help="Search whole photos even when the model can find the car in them (a baseline).",
+)  # fmt: skip
+@click.option(
     "--framing", is_flag=True,
     help="Also report queries framed like phone photos: the car at 25-60 %% of a street "
     "scene's width, centred, off-centre, beside a second car, and a loose 70 %% crop (slow).",
@@ -486,6 +513,7 @@ def eval_command(
     recipe: Path | None,
     limit: int | None,
     perturb: bool,
+    no_locate: bool,
     framing: bool,
     as_json: bool,
     model: Path | None,
@@ -500,7 +528,7 @@ def eval_command(
     split_run = (
         _held_out(recipe, manifest, limit, images=protocol == "stanford") if recipe else None
     )
-    encoder = _encoder(_settings(ctx), model, threads=1)
+    encoder = _encoder(_settings(ctx), model, threads=1, locate=not no_locate)
     if protocol == "stanford":
         _eval_stanford(encoder, manifest, split_run, limit, perturb, framing, as_json)
         return
@@ -518,7 +546,7 @@ def eval_command(
         else:
             result = evaluate_images(encoder, *_pairs(split_run[1]), split="val", **options)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        click.echo(json.dumps({**result.as_dict(), "localizer": encoder.locates}, indent=2))
         return
     click.echo(f"model {result.model_id}: {result.images} images, {result.classes} classes")
     for name, value in result.metrics.items():
@@ -554,7 +582,7 @@ def _eval_stanford(
             trained, held = split_run
             result = evaluate_gallery(encoder, _pairs(trained), _pairs(held), **options)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        click.echo(json.dumps({**result.as_dict(), "localizer": encoder.locates}, indent=2))
         return
     click.echo(
         f"model {result.model_id}: {result.queries} queries against {result.gallery} "
@@ -668,6 +696,7 @@ def serve(
 
 cli.add_command(train_command)
 cli.add_command(tune_command)
+cli.add_command(train_localizer_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,6 +58,13 @@ def _positive_float(value: Any) -> float:
     return number
 
 
+def _flag(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(value)
+    return text in ("1", "true", "yes", "on")
+
+
 def _optional_str(value: Any) -> str | None:
     return str(value) or None
 
@@ -74,6 +81,11 @@ class Settings:
         "REVSEARCH_MODEL", _path, "ONNX encoder file; default: the shipped model, else Lite0"
     )
     threads: int = _setting("REVSEARCH_THREADS", int, "ONNX Runtime threads (0: all cores)", 0)
+    locate: bool = _setting(
+        "REVSEARCH_LOCATE", _flag,
+        "find the car in a photo and search it, not the whole frame (models with a localiser)",
+        True,
+    )  # fmt: skip
     max_upload_bytes: int = _setting(
         "REVSEARCH_MAX_UPLOAD_BYTES", int, "largest accepted image file", 20 * 1024 * 1024
     )

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
 from revsearch.encoder.batch import encode_paths
+from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
 from revsearch.parallel import chunked, ordered_map
@@ -134,7 +136,7 @@ class Prepared:
     content_hash: str = ""
     width: int = 0
     height: int = 0
-    array: np.ndarray | None = None
+    image: Image.Image | None = None
     error: RevSearchError | None = None
     known: bool = False
 
@@ -248,14 +250,14 @@ class ChunkWorker:
         self, chunk: Sequence[ImageSource], known: AbstractSet[str]
     ) -> tuple[list[Prepared], np.ndarray]:
         prepared = [self._prepare(source, known) for source in chunk]
-        arrays = [p.array for p in prepared if p.array is not None]
+        images = [p.image for p in prepared if p.image is not None]
         vectors = (
-            self.encoder.encode_arrays(np.stack(arrays))
-            if arrays
+            np.stack([encoded.vector for encoded in encode_images(self.encoder, images)])
+            if images
             else np.empty((0, self.encoder.dim), np.float32)
         )
         for p in prepared:
-            p.array = None  # free memory early
+            p.image = None  # free memory early
         return prepared, vectors
 
     def _prepare(self, source: ImageSource, known: AbstractSet[str]) -> Prepared:
@@ -268,11 +270,10 @@ class ChunkWorker:
                 data,
                 max_pixels=self.max_pixels,
                 max_bytes=self.max_bytes,
-                draft_size=self.encoder.spec.input_size,
+                draft_size=self.encoder.draft_size,
                 name=source.path,
             )
-            array = self.encoder.transform(decoded.image)
-            return Prepared(source, content_hash, decoded.width, decoded.height, array)
+            return Prepared(source, content_hash, decoded.width, decoded.height, decoded.image)
         except RevSearchError as exc:
             return Prepared(source, error=exc)
 

@@ -11,8 +11,10 @@ import numpy as np
 from PIL import Image
 
 from revsearch.catalog.catalog import Catalog, Hit
+from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, RevSearchError
+from revsearch.localize import Box, check_box, scale_box, to_pixels
 from revsearch.prediction import VOTE_NEIGHBOURS, Prediction
 from revsearch.prediction import predict as vote_predict
 from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
@@ -27,11 +29,29 @@ from revsearch.stores.base import ImageStore
 MAX_K = 100
 
 
+@dataclass(frozen=True)
+class CarBox:
+    """A car the localiser found, in the uploaded photo's pixels."""
+
+    box: Box
+    score: float
+
+
 @dataclass
 class SearchResponse:
     hits: list[Hit]
     prediction: Prediction | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The region of the uploaded photo that was searched (its pixels; the whole photo when
+    # nothing was cut out) and every car found in it.
+    query_box: Box | None = None
+    cars: list[CarBox] = field(default_factory=list)
+    photo_size: tuple[int, int] = (0, 0)
+
+    @property
+    def cropped(self) -> bool:
+        """Only part of the photo was searched."""
+        return self.query_box is not None and self.query_box != (0, 0, *self.photo_size)
 
 
 def check_k(k: int) -> int:
@@ -78,7 +98,10 @@ class Searcher:
         make: str | None = None,
         year_min: int | None = None,
         year_max: int | None = None,
+        box: Box | None = None,
     ) -> SearchResponse:
+        """``box``: search only this region (the uploaded photo's pixels, upright); else the
+        largest car the model finds, or the whole photo."""
         check_k(k)
         if min_score is not None and not -1.0 <= min_score <= 1.0:
             raise BadParameterError(f"min_score must be between -1 and 1, got {min_score}")
@@ -89,11 +112,16 @@ class Searcher:
             image,
             max_pixels=self.max_pixels,
             max_bytes=self.max_bytes,
-            draft_size=self.encoder.spec.input_size,
+            draft_size=self.encoder.draft_size,
         )
-        array = self.encoder.transform(decoded.image)
+        image = decoded.image
+        size = (decoded.width, decoded.height)
         decoded_at = time.perf_counter()
-        vector = self.encoder.encode_arrays(array[None])[0]
+        if box:
+            box = check_box(box, *size)
+        region = scale_box(box, size, image.size) if box else None
+        encoded = encode_images(self.encoder, [image], [region])[0]
+        vector = encoded.vector
         encoded_at = time.perf_counter()
         checks = self.same_image_candidates if self.originals is not None else 0
         response = self.search_vector(
@@ -106,7 +134,8 @@ class Searcher:
         )
         searched_at = time.perf_counter()
         if checks:
-            response.hits = self.same_image_first(decoded.image, response.hits)
+            searched = image.crop(encoded.box) if encoded.box else image
+            response.hits = self.same_image_first(searched, response.hits)
         response.hits = response.hits[:k]
         done = time.perf_counter()
         response.timings_ms = {
@@ -116,6 +145,13 @@ class Searcher:
             "same_image": (done - searched_at) * 1e3,
             "total": (done - start) * 1e3,
         }
+        whole = (0, 0, *size)
+        response.photo_size = size
+        found = scale_box(encoded.box, image.size, size) if encoded.box else whole
+        response.query_box = box or found
+        response.cars = [
+            CarBox(to_pixels(car.box, *size), round(car.score, 4)) for car in encoded.cars
+        ]
         return response
 
     def same_image_first(self, query: Image.Image, hits: list[Hit]) -> list[Hit]:

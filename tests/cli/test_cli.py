@@ -58,7 +58,7 @@ def test_index_search_add_remove_stats(tmp_path: Path, small_manifest: Path, env
     result = revsearch("search", query, "-k", "3", "--json", "--catalog", catalog, env=env)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert list(payload) == ["results", "prediction"]
+    assert list(payload) == ["results", "prediction", "query_box", "cars"]
     assert len(payload["results"]) == 3
     top = payload["results"][0]
     assert set(top) == {"id", "score", "image", "class_name", "same_image"}
@@ -149,6 +149,31 @@ def test_k_out_of_range(k: str, catalog_copy: Path, env) -> None:
     result = revsearch("search", car_photo(), "-k", k, "--catalog", catalog_copy, env=env)
     assert result.returncode != 0
     assert result.stderr.strip() == f"error: k must be between 1 and 100, got {k}"
+
+
+def test_search_a_region_or_the_car_found(tmp_path: Path, catalog_copy: Path, env) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from revsearch.eval.framing import frame_car
+
+    frame, (x1, y1, x2, y2), _ = frame_car(
+        Image.open(car_photo()).convert("RGB"), np.random.default_rng(5), 0.4
+    )
+    photo = tmp_path / "street.jpg"
+    frame.save(photo, quality=90)
+    given = revsearch("search", photo, "--box", f"{x1},{y1},{x2},{y2}", "--json",
+                      "--catalog", catalog_copy, env=env)  # fmt: skip
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["query_box"] == [x1, y1, x2, y2]
+    found = revsearch("search", photo, "--catalog", catalog_copy, env=env)
+    assert found.returncode == 0 and "searched the region " in found.stdout
+    bad = revsearch("search", photo, "--box", "1,2,3", "--catalog", catalog_copy, env=env)
+    assert bad.returncode == 1
+    assert (
+        bad.stderr.strip()
+        == "error: box must be 'x1,y1,x2,y2' with x1 < x2 and y1 < y2, got '1,2,3'"
+    )
 
 
 def test_unknown_catalog(tmp_path: Path, env) -> None:

@@ -34,7 +34,9 @@ def test_shipped_models_are_small_and_named_in_the_model_card() -> None:
 def test_int8_model_is_the_quantised_float_model() -> None:
     float_path, int8_path = shipped_float_model(), shipped_int8_model()
     assert float_path is not None and int8_path is not None
-    float_encoder, int8_encoder = OnnxEncoder(float_path), OnnxEncoder(int8_path)
+    # The same pixels into both: the int8 file's localiser may cut a photo the float one cannot.
+    float_encoder = OnnxEncoder(float_path)
+    int8_encoder = OnnxEncoder(int8_path, locate=False)
     assert int8_encoder.model_id == f"{float_encoder.model_id}-int8"
     assert int8_encoder.spec.transform == float_encoder.spec.transform
     rows = small_rows(classes=4, per_class=2)

@@ -68,12 +68,26 @@ class Timings(BaseModel):
     total: float
 
 
+class CarOut(BaseModel):
+    box: list[int] = Field(description="x1, y1, x2, y2 in the uploaded photo's pixels")
+    score: float = Field(ge=0, le=1, description="how sure the model is that a car is there")
+
+
 class SearchOut(BaseModel):
     results: list[SearchResult]
     prediction: PredictionOut | None = Field(
         description="similarity-weighted vote of the nearest labelled images; null if none"
     )
     timings_ms: Timings
+    query_box: list[int] = Field(
+        description="the region searched: x1, y1, x2, y2 in the uploaded photo's pixels "
+        "(upright, EXIF orientation applied); the whole photo when nothing was cut out",
+        examples=[[412, 620, 1390, 1180]],
+    )
+    cars: list[CarOut] = Field(
+        description="every car found in the photo, most confident first; send one's box as "
+        "the 'box' field to search that one instead"
+    )
 
 
 class ImageOut(BaseModel):

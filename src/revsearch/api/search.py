@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from revsearch.api.errors import error_docs
-from revsearch.api.schemas import SearchOut, Timings, prediction_out, search_result
+from revsearch.api.schemas import CarOut, SearchOut, Timings, prediction_out, search_result
 from revsearch.api.services import Services, get_services
 from revsearch.api.uploads import read_upload
+from revsearch.localize import parse_box
 from revsearch.search import MAX_K
 
 router = APIRouter(tags=["search"])
@@ -26,8 +27,17 @@ async def search(
     make: Annotated[str | None, Form(max_length=64, description="only this make")] = None,
     year_min: Annotated[int | None, Form(ge=0, le=9999)] = None,
     year_max: Annotated[int | None, Form(ge=0, le=9999)] = None,
+    box: Annotated[
+        str | None,
+        Form(
+            max_length=64,
+            description="search only this region: 'x1,y1,x2,y2' in the photo's pixels",
+            examples=["412,620,1390,1180"],
+        ),
+    ] = None,
 ) -> SearchOut:
     """Find the catalog images most similar to the uploaded photo (multipart form fields)."""
+    region = parse_box(box) if box else None
     data = await read_upload(image, services.settings.max_upload_bytes)
     # Decoding and the ONNX run are CPU-bound: keep them off the event loop.
     response = await services.run(
@@ -38,6 +48,7 @@ async def search(
         make=make or None,
         year_min=year_min,
         year_max=year_max,
+        box=region,
     )
     return SearchOut(
         results=[search_result(hit) for hit in response.hits],
@@ -45,4 +56,6 @@ async def search(
         timings_ms=Timings(
             **{name: round(value, 3) for name, value in response.timings_ms.items()}
         ),
+        query_box=list(response.query_box or ()),
+        cars=[CarOut(box=list(car.box), score=car.score) for car in response.cars],
     )

@@ -78,7 +78,9 @@ class Services:
         if catalog.read_only:
             log.warning("catalog %s is read-only: writes are disabled", catalog.path)
         try:
-            encoder = OnnxEncoder(resolve_model_path(settings.model), threads=settings.threads)
+            encoder = OnnxEncoder(
+                resolve_model_path(settings.model), threads=settings.threads, locate=settings.locate
+            )
             store = open_store(settings, catalog.path)  # checks REVSEARCH_IMAGE_STORE
             searcher = Searcher(
                 catalog,

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.parallel import chunked, ordered_map
-from revsearch.preprocess import decode, prepare, to_rgb
+from revsearch.preprocess import decode, to_rgb
 
 CHUNK = 16
 
@@ -29,14 +30,14 @@ def encode_paths(
     ``read`` fetches a source's bytes (default: a local file).
     """
 
-    def load(path: str) -> np.ndarray:
+    def load(path: str) -> Image.Image:
         source = read(path) if read else path
         if alter is None:
-            return prepare(source, encoder.transform)
-        return encoder.transform(to_rgb(alter(decode(source, name=path).image)))
+            return decode(source, draft_size=encoder.draft_size, name=path).image
+        return to_rgb(alter(decode(source, name=path).image))
 
     def encode_chunk(chunk: list[str]) -> np.ndarray:
-        return encoder.encode_arrays(np.stack([load(p) for p in chunk]))
+        return np.stack([e.vector for e in encode_images(encoder, [load(p) for p in chunk])])
 
     parts = []
     for vectors in ordered_map(encode_chunk, chunked(list(paths), CHUNK), workers):

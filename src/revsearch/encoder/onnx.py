@@ -10,13 +10,22 @@ import onnxruntime as ort
 
 from revsearch.encoder.spec import METADATA_KEY, ModelSpec
 from revsearch.errors import ModelNotFoundError
-from revsearch.preprocess import prepare
+from revsearch.localize import LOCALIZER_OUTPUT
+from revsearch.preprocess import decode
+
+# With a localiser, photos are decoded this many times the model's input size: a car that
+# fills a quarter of the frame must still be sharp once cut out.
+LOCATE_DRAFT_FACTOR = 2
 
 
 class OnnxEncoder:
-    """Loads one ONNX model; thread-safe (ORT sessions allow concurrent ``run`` calls)."""
+    """Loads one ONNX model; thread-safe (ORT sessions allow concurrent ``run`` calls).
 
-    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+    A model with a ``localizer`` output also finds the cars in a photo
+    (:mod:`revsearch.encoder.locating`); ``locate=False`` ignores it.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int = 0, locate: bool = True) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file not found: {self.path}")
@@ -36,6 +45,9 @@ class OnnxEncoder:
         self.spec = ModelSpec.from_json(metadata[METADATA_KEY])
         self.transform = self.spec.transform
         self._input = self.session.get_inputs()[0].name
+        outputs = [output.name for output in self.session.get_outputs()]
+        self._embedding = outputs[0]
+        self.locates = locate and LOCALIZER_OUTPUT in outputs
 
     @property
     def model_id(self) -> str:
@@ -45,15 +57,30 @@ class OnnxEncoder:
     def dim(self) -> int:
         return self.spec.embedding_dim
 
+    @property
+    def draft_size(self) -> int:
+        """The size photos are decoded at (at least): larger when cars are cut out of them."""
+        return self.spec.input_size * (LOCATE_DRAFT_FACTOR if self.locates else 1)
+
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 -> (N, D) L2-normalised float32."""
-        (vectors,) = self.session.run(None, {self._input: np.ascontiguousarray(batch)})
+        (vectors,) = self.session.run([self._embedding], {self._input: np.ascontiguousarray(batch)})
         return normalize(vectors)
 
+    def locate_arrays(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3, S, S) -> vectors (N, D) and the localiser's grids (N, 5, G, G), one pass."""
+        vectors, grids = self.session.run(
+            [self._embedding, LOCALIZER_OUTPUT], {self._input: np.ascontiguousarray(batch)}
+        )
+        return normalize(vectors), grids
+
     def encode(self, sources: Sequence[bytes | str | Path], **limits: int) -> np.ndarray:
-        """Decode, preprocess and encode images in one batch."""
-        batch = np.stack([prepare(source, self.transform, **limits) for source in sources])
-        return self.encode_arrays(batch)
+        """Decode, preprocess and encode images in one batch (each photo's car, see
+        :mod:`revsearch.encoder.locating`)."""
+        from revsearch.encoder.locating import encode_images
+
+        images = [decode(s, draft_size=self.draft_size, **limits).image for s in sources]  # type: ignore[arg-type]
+        return np.stack([encoded.vector for encoded in encode_images(self, images)])
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

@@ -27,6 +27,9 @@ class ModelSpec:
     # Temperature of the k-NN vote fitted on held-out images (``revsearch calibrate-model``),
     # so the vote's confidence reads as a probability; None: the uncalibrated default.
     vote_temperature: float | None = None
+    # How the localiser head (``revsearch train-localizer``) did on its validation frames;
+    # None: the model has none.
+    localizer: dict[str, float] | None = None
 
     @property
     def transform(self) -> Transform:

@@ -115,3 +115,60 @@ def tune_command(trials: int, study_dir: Path | None, recipe: Path, **overrides:
     study = tune(spec, study_dir, trials, progress=_progress(), on_trial=on_trial)
     best = study.best_trial
     click.echo(f"best trial {best.number}: val R@1 {best.value:.4f} with {best.params}")
+
+
+@click.command(name="train-localizer")
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="Stanford Cars manifest (retrieval_split and stanford_split).",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="The ONNX encoder whose feature maps the head reads.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where the encoder with its localiser is written (may be --model).",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=64),
+    default=6000,
+    show_default=True,
+    help="Training composites.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(min=10), default=None,
+              help="First N car images only (smoke runs).")  # fmt: skip
+def train_localizer_command(
+    manifest: Path, model: Path, output: Path, frames: int, epochs: int, seed: int,
+    limit: int | None,
+) -> None:  # fmt: skip
+    """Train the head that finds cars in photos, and append it to an encoder (the 'train' extra)."""
+    from revsearch.training.localizer import train_localizer
+
+    bars: dict[str, tqdm] = {}
+
+    def on_progress(name: str, done: int, total: int) -> None:
+        key = name.split(" (")[0]
+        bar = bars.get(key) or bars.setdefault(
+            key, tqdm(total=total, desc=key, file=sys.stderr, disable=None)
+        )
+        bar.set_postfix_str(name[len(key) :].strip(" ()"))
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    report = train_localizer(model, manifest, output, frames=frames, epochs=epochs, seed=seed,
+                             limit=limit, on_progress=on_progress)  # fmt: skip
+    click.echo(
+        f"wrote {output}: validation boxes mean IoU {report['mean_iou']:.3f}, "
+        f"{report['found_at_0.7']:.1%} found at IoU >= 0.7"
+    )

@@ -1,0 +1,132 @@
+"""Find the car first: accuracy and query time of framed photos, with and without the localiser.
+
+The catalog is the Stanford train split of the first 40 classes by name (about 1,650
+photos); the queries are 80 test-split photos of those classes, sent as JPEG bytes through a
+Searcher three ways: the tight crop itself, the car at 35 % of the width of a 2000 x 1500
+street scene (revsearch.eval.framing), and a loose 70 % framing. Each query is searched by
+the same model with the localiser on and off; accuracy is the voted class's, time is the
+whole Searcher.search call, and the ratio of the two p50s of this run is what is reported.
+
+    python benchmarks/bench_locate.py [--threads 1]   # about 1 minute on 2 cores
+
+Writes benchmarks/results/locate.json and locate.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from revsearch.catalog.catalog import Catalog
+from revsearch.encoder.onnx import OnnxEncoder
+from revsearch.encoder.registry import resolve_model_path
+from revsearch.eval.framing import Framing
+from revsearch.indexing import Indexer, read_manifest
+from revsearch.search import Searcher
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT.parent / "shared" / "data" / "stanford-cars" / "manifest.csv"
+RESULTS = ROOT / "benchmarks" / "results"
+CLASSES = 40
+QUERIES = 80
+KINDS = {"tight": None, "frame_35": Framing(0.35), "loose_70": Framing(0.7)}
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def run(model: Path, catalog_dir: Path, threads: int) -> dict:
+    located = OnnxEncoder(model, threads=threads)
+    plain = OnnxEncoder(model, threads=threads, locate=False)
+    train = read_manifest(MANIFEST, split="stanford-train")
+    wanted = sorted({str(s.class_name) for s in train})[:CLASSES]
+    gallery = [s for s in train if s.class_name in wanted]
+    tests = [s for s in read_manifest(MANIFEST, split="stanford-test") if s.class_name in wanted]
+    queries = tests[:: max(1, len(tests) // QUERIES)][:QUERIES]
+    with Catalog.open(catalog_dir, create=True) as catalog:
+        Indexer(catalog, located).run(gallery)
+    catalog = Catalog.open(catalog_dir)
+    searchers = {"on": Searcher(catalog, located), "off": Searcher(catalog, plain)}
+    rows: dict[str, dict[str, float]] = {}
+    for kind, alter in KINDS.items():
+        photos = []
+        for source in queries:
+            image = Image.open(source.path).convert("RGB")
+            photos.append(jpeg(alter(image) if alter else image))
+        row: dict[str, float] = {}
+        for mode, searcher in searchers.items():
+            searcher.search(photos[0])  # warm-up
+            right, seconds, cut = 0, [], 0
+            for photo, source in zip(photos, queries, strict=True):
+                start = time.perf_counter()
+                response = searcher.search(photo)
+                seconds.append(time.perf_counter() - start)
+                right += bool(response.prediction) and (
+                    response.prediction.class_name == source.class_name
+                )
+                cut += response.cropped
+            row[f"top1_{mode}"] = round(right / len(queries), 3)
+            row[f"p50_ms_{mode}"] = round(float(np.median(seconds)) * 1e3, 2)
+            row[f"cropped_{mode}"] = round(cut / len(queries), 3)
+        row["p50_ratio"] = round(row["p50_ms_on"] / row["p50_ms_off"], 2)
+        rows[kind] = row
+    catalog.close()
+    return {
+        "model_id": located.model_id,
+        "catalog_images": len(gallery),
+        "classes": len(wanted),
+        "queries": len(queries),
+        "threads": threads,
+        "kinds": rows,
+        "machine": platform.processor() or platform.machine(),
+    }
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "# Find the car first",
+        "",
+        f"Catalog: {result['catalog_images']} Stanford train-split photos of "
+        f"{result['classes']} classes; {result['queries']} test-split photos as queries "
+        f"(JPEG), model `{result['model_id']}`, {result['threads'] or 'all'} ONNX Runtime "
+        "thread(s) (`--threads`); voted class top-1.",
+        "",
+        "| query | top-1, localiser off | on | cut out (on) | p50 off | p50 on | p50 on / off |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, row in result["kinds"].items():
+        lines.append(
+            f"| {kind} | {row['top1_off']:.1%} | {row['top1_on']:.1%} | {row['cropped_on']:.0%} "
+            f"| {row['p50_ms_off']} ms | {row['p50_ms_on']} ms | **{row['p50_ratio']}x** |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="ORT threads; 0: all cores, as served"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        result = run(resolve_model_path(args.model), Path(folder) / "catalog", args.threads)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "locate.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "locate.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,562 @@
+"""Train the localiser: a small head on the frozen encoder's feature maps that finds cars.
+
+The head reads two maps the encoder computes anyway (stride 16 and stride 32), so finding
+the car costs no extra pass over the photo; it is trained on composites made here: cars
+pasted at random scale, position and aspect onto procedural street scenes, scikit-image's
+sample photos and plain textures, with non-car objects pasted beside them as distractors.
+The cars come from images that are in *both* protocols' training sets (classes 1-98 of the
+Stanford train split), so the head is valid whichever protocol the model is scored on.
+
+The trained head is appended to the encoder's ONNX graph (output ``localizer``), so serving
+needs nothing but ONNX Runtime; :mod:`revsearch.localize` reads that output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import helper, numpy_helper
+from PIL import Image
+from torch import nn
+
+from revsearch.encoder.spec import METADATA_KEY
+from revsearch.eval.framing import paste, street_scene
+from revsearch.localize import GRID, LOCALIZER_OUTPUT, boxes_from_map, iou
+from revsearch.preprocess import load_image
+
+LONG_SIDE = 640
+FRAME_ASPECTS = (4 / 3, 3 / 4, 16 / 9, 1.0, 3 / 2)
+CAR_ASPECTS = (1.2, 2.2)
+HIDDEN = 64
+CENTRAL = 0.4  # cells inside this central share of a box are its positives
+HEAD_PREFIX = "loc."  # names of the head's nodes and weights inside the encoder's graph
+IGNORED = 0.7  # the rest of this central share is ignored; a car's outer cells are negatives
+
+
+def training_cars(manifest: Path) -> list[str]:
+    """Images in the training set of both protocols: classes 1-98 of the Stanford train split."""
+    import csv
+
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        str(manifest.parent / row["image"])
+        for row in rows
+        if row.get("retrieval_split") == "train" and row.get("stanford_split") == "train"
+    ]
+
+
+def sample_photos() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(backgrounds, distractors) from the photos scikit-image ships in its wheel."""
+    from skimage import data
+
+    def rgb(array: np.ndarray) -> np.ndarray:
+        array = np.asarray(array)
+        if array.ndim == 2:
+            array = np.stack([array] * 3, axis=-1)
+        return np.ascontiguousarray(array[..., :3]).astype(np.uint8)
+
+    names = ["astronaut", "coffee", "rocket", "chelsea", "camera", "grass", "gravel", "brick",
+             "moon", "hubble_deep_field", "retina", "immunohistochemistry", "clock", "coins",
+             "horse", "text", "page"]  # fmt: skip
+    backgrounds = [rgb(getattr(data, name)()) for name in names]
+    room = rgb(data.stereo_motorcycle()[0])
+    backgrounds.append(room)
+    distractors = [rgb(getattr(data, n)()) for n in ("astronaut", "chelsea", "coffee", "rocket",
+                                                     "clock", "horse", "coins")]  # fmt: skip
+    distractors.append(room)
+    return backgrounds, distractors
+
+
+def random_crop(rng: np.random.Generator, photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A random region of ``photo`` (flipped, tinted) stretched to ``size`` (width, height)."""
+    import cv2
+
+    h, w = photo.shape[:2]
+    share = rng.uniform(0.4, 1.0)
+    ch, cw = max(8, int(h * share)), max(8, int(w * share * rng.uniform(0.7, 1.3)))
+    cw = min(cw, w)
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    region = photo[y : y + ch, x : x + cw]
+    if rng.random() < 0.5:
+        region = region[:, ::-1]
+    tint = rng.uniform(0.7, 1.3, 3)
+    region = np.clip(region.astype(np.float32) * tint, 0, 255).astype(np.uint8)
+    return cv2.resize(np.ascontiguousarray(region), size, interpolation=cv2.INTER_LINEAR)
+
+
+def _overlaps(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, int, int]]) -> bool:
+    return any(iou(np.asarray(box, float), np.asarray(o, float)) > 0.2 for o in others)
+
+
+def composite(
+    rng: np.random.Generator,
+    cars: Sequence[str],
+    backgrounds: Sequence[np.ndarray],
+    distractors: Sequence[np.ndarray],
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """One training frame and the boxes of the cars in it (pixels, x2/y2 exclusive)."""
+    aspect = FRAME_ASPECTS[int(rng.integers(len(FRAME_ASPECTS)))]
+    width, height = (
+        (LONG_SIDE, round(LONG_SIDE / aspect))
+        if aspect >= 1
+        else (round(LONG_SIDE * aspect), LONG_SIDE)
+    )
+    pick = rng.random()
+    if pick < 0.2:  # already a tight crop, the catalog's kind of image, perhaps cut a little
+        car = load_image(cars[int(rng.integers(len(cars)))])
+        if rng.random() < 0.5:
+            left, top = rng.uniform(0, 0.1, 2) * car.width
+            right, bottom = (1 - rng.uniform(0, 0.1, 2)) * car.width
+            car = car.crop((int(left), int(top), int(right), int(bottom)))
+        return car, [(0, 0, car.width, car.height)]
+    if pick < 0.55:
+        scene = street_scene(rng, (width, height))
+    elif pick < 0.9:
+        scene = random_crop(rng, backgrounds[int(rng.integers(len(backgrounds)))], (width, height))
+    else:
+        scene = np.full((height, width, 3), rng.uniform(30, 230, 3), np.float32)
+        scene = np.clip(scene + rng.normal(0, 20, scene.shape), 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(0, 3))):  # distractors: things that are not cars
+        w = int(width * rng.uniform(0.1, 0.45))
+        h = int(w * rng.uniform(0.5, 1.5))
+        if h >= height:
+            continue
+        x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+        patch = random_crop(rng, distractors[int(rng.integers(len(distractors)))], (w, h))
+        paste(scene, Image.fromarray(patch), (x, y, x + w, y + h))
+    count = int(rng.choice([0, 1, 1, 1, 1, 1, 1, 2, 2, 3]))
+    boxes: list[tuple[int, int, int, int]] = []
+    for _ in range(count):
+        for _attempt in range(10):
+            share = math.exp(rng.uniform(math.log(0.15), math.log(0.97)))
+            if boxes:
+                share *= 0.7
+            w = max(16, int(width * share))
+            h = min(int(w / rng.uniform(*CAR_ASPECTS)), int(height * 0.97))
+            if h < 12:
+                continue
+            x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+            box = (x, y, x + w, y + h)
+            if not _overlaps(box, boxes):
+                boxes.append(box)
+                break
+    for box in boxes:
+        paste(scene, load_image(cars[int(rng.integers(len(cars)))]), box)
+    return Image.fromarray(scene), boxes
+
+
+def feature_outputs(model: onnx.ModelProto) -> tuple[str, str]:
+    """The names of the last stride-16 map and of the map the embedding is pooled from."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in inferred.graph.value_info
+    }
+    pooled = next(n.input[0] for n in reversed(model.graph.node) if n.op_type in
+                  ("ReduceMean", "GlobalAveragePool"))  # fmt: skip
+    side = shapes[pooled][-1] * 2 - 1  # 8 -> 15: a stride-2 conv with padding
+    stride16 = [
+        n.output[0]
+        for n in model.graph.node
+        if len(shapes.get(n.output[0], [])) == 4 and shapes[n.output[0]][-1] == side
+        and n.op_type != "QuantizeLinear" and not n.output[0].startswith(HEAD_PREFIX)
+    ]  # fmt: skip
+    return stride16[-1], pooled
+
+
+def exposed_session(
+    model: onnx.ModelProto, names: Sequence[str], threads: int = 0
+) -> ort.InferenceSession:
+    """An ORT session of ``model`` that also returns the tensors ``names``."""
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    for name in names:
+        exposed.graph.output.append(
+            helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(
+        exposed.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def upsample_matrix(source: int, target: int) -> np.ndarray:
+    """(source**2, target**2) bilinear interpolation (align_corners) as a matrix product."""
+    positions = np.linspace(0, source - 1, target)
+    weights = np.zeros((target, source), np.float32)
+    low = np.floor(positions).astype(int)
+    high = np.minimum(low + 1, source - 1)
+    frac = positions - low
+    weights[np.arange(target), low] += 1 - frac
+    weights[np.arange(target), high] += frac
+    return np.kron(weights, weights).T.astype(np.float32)  # (s*s, t*t)
+
+
+class Head(nn.Module):
+    """Per cell of the stride-16 grid: a car-centre logit and four log distances to its box."""
+
+    def __init__(self, channels16: int, channels32: int, side32: int) -> None:
+        super().__init__()
+        self.reduce16 = nn.Conv2d(channels16, HIDDEN, 1)
+        self.reduce32 = nn.Conv2d(channels32, HIDDEN, 1)
+        self.register_buffer("upsample", torch.from_numpy(upsample_matrix(side32, GRID)))
+        self.conv1 = nn.Conv2d(HIDDEN, HIDDEN, 3, padding=1)
+        self.conv2 = nn.Conv2d(HIDDEN, HIDDEN, 3, padding=1)
+        self.out = nn.Conv2d(HIDDEN, 5, 1)
+
+    def forward(self, f16: torch.Tensor, f32: torch.Tensor) -> torch.Tensor:
+        n = f16.shape[0]
+        up = (self.reduce32(f32).flatten(2) @ self.upsample).view(n, HIDDEN, GRID, GRID)
+        h = torch.relu(self.reduce16(f16) + up)
+        h = torch.relu(self.conv1(h))
+        h = torch.relu(self.conv2(h))
+        return self.out(h)
+
+
+def targets(boxes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(objectness (G,G), weight (G,G), box per cell (4,G,G)) for normalised boxes.
+
+    A cell is positive when its centre lies in the central part of a box (the smallest box
+    wins), ignored around that, and negative elsewhere, the car's outer cells included: a
+    tight crop's edges must not look like the centre of another car.
+    """
+    centres = (np.arange(GRID) + 0.5) / GRID
+    cx, cy = np.meshgrid(centres, centres)
+    objectness = np.zeros((GRID, GRID), np.float32)
+    weight = np.ones((GRID, GRID), np.float32)
+    assigned = np.zeros((4, GRID, GRID), np.float32)
+    area = np.full((GRID, GRID), np.inf)
+    for box in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        x1, y1, x2, y2 = box
+        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+        weight[_middle(cx, cy, box, IGNORED) & (objectness == 0)] = 0.0
+        central = _middle(cx, cy, box, CENTRAL)
+        central[min(int(my * GRID), GRID - 1), min(int(mx * GRID), GRID - 1)] = True
+        size = (x2 - x1) * (y2 - y1)
+        chosen = central & (size < area)
+        objectness[chosen], weight[chosen], area[chosen] = 1.0, 1.0, size
+        assigned[:, chosen] = np.asarray(box, np.float32)[:, None]
+    return objectness, weight, assigned
+
+
+def _middle(cx: np.ndarray, cy: np.ndarray, box: np.ndarray, share: float) -> np.ndarray:
+    """Cells whose centre lies in the central ``share`` of ``box`` (at least one cell wide)."""
+    x1, y1, x2, y2 = box
+    hw = max(share * (x2 - x1) / 2, 0.5 / GRID)
+    hh = max(share * (y2 - y1) / 2, 0.5 / GRID)
+    return (np.abs(cx - (x1 + x2) / 2) <= hw) & (np.abs(cy - (y1 + y2) / 2) <= hh)
+
+
+def predicted_boxes(raw: torch.Tensor) -> torch.Tensor:
+    """(N,5,G,G) head output -> (N,4,G,G) normalised x1,y1,x2,y2."""
+    centres = (torch.arange(GRID, dtype=raw.dtype) + 0.5) / GRID
+    cy, cx = torch.meshgrid(centres, centres, indexing="ij")
+    distances = torch.exp(raw[:, 1:].clamp(-6, 3)) / GRID
+    return torch.stack([cx - distances[:, 0], cy - distances[:, 1],
+                        cx + distances[:, 2], cy + distances[:, 3]], dim=1)  # fmt: skip
+
+
+def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - GIoU for (M,4) boxes."""
+    ix1, iy1 = torch.max(pred[:, 0], target[:, 0]), torch.max(pred[:, 1], target[:, 1])
+    ix2, iy2 = torch.min(pred[:, 2], target[:, 2]), torch.min(pred[:, 3], target[:, 3])
+    inter = (ix2 - ix1).clamp(min=0) * (iy2 - iy1).clamp(min=0)
+    area_p = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+    area_t = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
+    union = area_p + area_t - inter
+    ex1, ey1 = torch.min(pred[:, 0], target[:, 0]), torch.min(pred[:, 1], target[:, 1])
+    ex2, ey2 = torch.max(pred[:, 2], target[:, 2]), torch.max(pred[:, 3], target[:, 3])
+    enclosing = (ex2 - ex1) * (ey2 - ey1)
+    iou_value = inter / union.clamp(min=1e-9)
+    return 1 - (iou_value - (enclosing - union) / enclosing.clamp(min=1e-9))
+
+
+@dataclass
+class Features:
+    """Frozen encoder maps of a set of composites, with their normalised car boxes."""
+
+    f16: np.ndarray  # (N, C16, 15, 15) float16
+    f32: np.ndarray  # (N, C32, 8, 8) float16
+    boxes: list[list[np.ndarray]]
+
+
+def extract(
+    session: ort.InferenceSession,
+    names: tuple[str, str],
+    frames: Callable[[int], tuple[Image.Image, list[tuple[int, int, int, int]]]],
+    count: int,
+    transform: Callable[[Image.Image], np.ndarray],
+    on_progress: Callable[[int], None] | None = None,
+    batch: int = 32,
+) -> Features:
+    """Compose ``count`` frames and keep the two feature maps of each (float16)."""
+    input_name = session.get_inputs()[0].name
+    f16, f32, boxes = [], [], []
+    for start in range(0, count, batch):
+        images, chunk_boxes = zip(
+            *(frames(i) for i in range(start, min(count, start + batch))), strict=False
+        )
+        arrays = np.stack([transform(image) for image in images])
+        maps = session.run(list(names), {input_name: arrays})
+        f16.append(maps[0].astype(np.float16))
+        f32.append(maps[1].astype(np.float16))
+        for image, frame_boxes in zip(images, chunk_boxes, strict=False):
+            scale = np.asarray([image.width, image.height] * 2, np.float32)
+            boxes.append([np.asarray(b, np.float32) / scale for b in frame_boxes])
+        if on_progress:
+            on_progress(len(images))
+    return Features(np.concatenate(f16), np.concatenate(f32), boxes)
+
+
+def fit(
+    train: Features,
+    epochs: int = 30,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> tuple[Head, dict[str, np.ndarray]]:
+    """Train the head; returns it with the feature standardisation it expects."""
+    torch.manual_seed(seed)
+    mean16 = train.f16.astype(np.float32).mean(axis=(0, 2, 3))
+    std16 = train.f16.astype(np.float32).std(axis=(0, 2, 3)) + 1e-3
+    mean32 = train.f32.astype(np.float32).mean(axis=(0, 2, 3))
+    std32 = train.f32.astype(np.float32).std(axis=(0, 2, 3)) + 1e-3
+    norm = {"mean16": mean16, "std16": std16, "mean32": mean32, "std32": std32}
+    labels = [targets(boxes) for boxes in train.boxes]
+    objectness = torch.from_numpy(np.stack([t[0] for t in labels]))
+    weight = torch.from_numpy(np.stack([t[1] for t in labels]))
+    assigned = torch.from_numpy(np.stack([t[2] for t in labels]))
+    head = Head(train.f16.shape[1], train.f32.shape[1], train.f32.shape[-1])
+    optimiser = torch.optim.AdamW(head.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(objectness) / 64)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 2e-3, total_steps=steps)
+    m16, s16 = torch.from_numpy(mean16)[:, None, None], torch.from_numpy(std16)[:, None, None]
+    m32, s32 = torch.from_numpy(mean32)[:, None, None], torch.from_numpy(std32)[:, None, None]
+    for epoch in range(epochs):
+        order = torch.randperm(len(objectness))
+        total = 0.0
+        for start in range(0, len(order), 64):
+            index = order[start : start + 64].numpy()
+            f16 = (torch.from_numpy(train.f16[index].astype(np.float32)) - m16) / s16
+            f32 = (torch.from_numpy(train.f32[index].astype(np.float32)) - m32) / s32
+            raw = head(f16, f32)
+            obj, w = objectness[index], weight[index]
+            cls = nn.functional.binary_cross_entropy_with_logits(
+                raw[:, 0], obj, weight=w * (1 + 3 * obj), reduction="sum"
+            ) / w.sum().clamp(min=1)
+            positive = obj > 0
+            boxes = predicted_boxes(raw).permute(0, 2, 3, 1)[positive]
+            truth = assigned[index].permute(0, 2, 3, 1)[positive]
+            reg = giou_loss(boxes, truth).mean() if len(truth) else raw.sum() * 0
+            loss = cls + 2 * reg
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(index)
+        if on_epoch:
+            on_epoch(epoch + 1, total / len(order))
+    return head.eval(), norm
+
+
+def head_graph(head: Head, norm: dict[str, np.ndarray], names: tuple[str, str]) -> list:
+    """ONNX nodes and initialisers computing the head from the two named maps.
+
+    The feature standardisation is folded into the 1x1 convolutions.
+    """
+    state = {k: v.detach().numpy().astype(np.float32) for k, v in head.state_dict().items()}
+
+    def folded(prefix: str, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weight = state[f"{prefix}.weight"] / std[None, :, None, None]
+        bias = state[f"{prefix}.bias"] - (weight[:, :, 0, 0] * mean[None, :]).sum(axis=1)
+        return weight.astype(np.float32), bias.astype(np.float32)
+
+    w16, b16 = folded("reduce16", norm["mean16"], norm["std16"])
+    w32, b32 = folded("reduce32", norm["mean32"], norm["std32"])
+    tensors = {
+        "loc.w16": w16, "loc.b16": b16, "loc.w32": w32, "loc.b32": b32,
+        "loc.up": state["upsample"],
+        "loc.shape_flat": np.asarray([0, HIDDEN, -1], np.int64),
+        "loc.shape_grid": np.asarray([0, HIDDEN, GRID, GRID], np.int64),
+        "loc.w1": state["conv1.weight"], "loc.b1": state["conv1.bias"],
+        "loc.w2": state["conv2.weight"], "loc.b2": state["conv2.bias"],
+        "loc.wo": state["out.weight"], "loc.bo": state["out.bias"],
+    }  # fmt: skip
+    same = {"pads": [1, 1, 1, 1]}
+    nodes = [
+        helper.make_node("Conv", [names[0], "loc.w16", "loc.b16"], ["loc.a"]),
+        helper.make_node("Conv", [names[1], "loc.w32", "loc.b32"], ["loc.c"]),
+        helper.make_node("Reshape", ["loc.c", "loc.shape_flat"], ["loc.c_flat"]),
+        helper.make_node("MatMul", ["loc.c_flat", "loc.up"], ["loc.c_up"]),
+        helper.make_node("Reshape", ["loc.c_up", "loc.shape_grid"], ["loc.c_grid"]),
+        helper.make_node("Add", ["loc.a", "loc.c_grid"], ["loc.sum"]),
+        helper.make_node("Relu", ["loc.sum"], ["loc.h0"]),
+        helper.make_node("Conv", ["loc.h0", "loc.w1", "loc.b1"], ["loc.h1_"], **same),
+        helper.make_node("Relu", ["loc.h1_"], ["loc.h1"]),
+        helper.make_node("Conv", ["loc.h1", "loc.w2", "loc.b2"], ["loc.h2_"], **same),
+        helper.make_node("Relu", ["loc.h2_"], ["loc.h2"]),
+        helper.make_node("Conv", ["loc.h2", "loc.wo", "loc.bo"], [LOCALIZER_OUTPUT]),
+    ]
+    return [nodes, [numpy_helper.from_array(v, k) for k, v in tensors.items()]]
+
+
+def attach(
+    model: onnx.ModelProto, head: Head, norm: dict[str, np.ndarray], names: tuple[str, str],
+    report: dict[str, float],
+) -> onnx.ModelProto:  # fmt: skip
+    """A copy of ``model`` with the head appended as the ``localizer`` output."""
+    import json
+
+    merged = onnx.ModelProto()
+    merged.CopyFrom(model)
+    graph = merged.graph
+    # A head trained before is replaced, not stacked.
+    for output in [o for o in graph.output if o.name == LOCALIZER_OUTPUT]:
+        graph.output.remove(output)
+    for node in [n for n in graph.node if any(o.startswith(HEAD_PREFIX) for o in n.output)
+                 or LOCALIZER_OUTPUT in n.output]:  # fmt: skip
+        graph.node.remove(node)
+    for tensor in [t for t in graph.initializer if t.name.startswith(HEAD_PREFIX)]:
+        graph.initializer.remove(tensor)
+    nodes, initialisers = head_graph(head, norm, names)
+    graph.node.extend(nodes)
+    graph.initializer.extend(initialisers)
+    graph.output.append(
+        helper.make_tensor_value_info(
+            LOCALIZER_OUTPUT, onnx.TensorProto.FLOAT, ["batch", 5, GRID, GRID]
+        )
+    )
+    for prop in merged.metadata_props:
+        if prop.key == METADATA_KEY:
+            spec = json.loads(prop.value)
+            spec["localizer"] = report
+            prop.value = json.dumps(spec, sort_keys=True)
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def box_quality(
+    predicted: Sequence[list[np.ndarray]], truth: Sequence[list[np.ndarray]]
+) -> dict[str, float]:
+    """Mean best IoU per true box and the share of true boxes found at IoU >= 0.7."""
+    best = []
+    false_found = 0
+    for found, boxes in zip(predicted, truth, strict=False):
+        for box in boxes:
+            best.append(max((iou(box, f) for f in found), default=0.0))
+        if not boxes and found:
+            false_found += 1
+    best_array = np.asarray(best)
+    empty = sum(1 for b in truth if not b) or 1
+    return {
+        "mean_iou": float(best_array.mean()),
+        "found_at_0.7": float((best_array >= 0.7).mean()),
+        "false_alarm_rate": false_found / empty,
+    }
+
+
+def evaluate_head(raw: np.ndarray, truth: Sequence[list[np.ndarray]]) -> dict[str, float]:
+    """Box quality of (N,5,G,G) head outputs against normalised true boxes."""
+    found = [[b.box for b in boxes_from_map(r)] for r in raw]
+    return box_quality(found, truth)
+
+
+def train_localizer(
+    model_path: Path,
+    manifest: Path,
+    output: Path,
+    *,
+    frames: int = 6000,
+    epochs: int = 30,
+    seed: int = 0,
+    limit: int | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, float]:
+    """Compose frames, extract the encoder's maps, fit the head, write the model with it.
+
+    A tenth of the cars (chosen by seed) only appear in validation frames; the report is
+    measured on those, through the ONNX graph that is written.
+    """
+    from revsearch.encoder.onnx import OnnxEncoder
+
+    cars = training_cars(manifest)[:limit]
+    if len(cars) < 10:
+        raise ValueError(f"{manifest}: fewer than 10 images in both protocols' training sets")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(cars))
+    held = max(1, len(cars) // 10)
+    val_cars = [cars[i] for i in order[:held]]
+    train_cars = [cars[i] for i in order[held:]]
+    backgrounds, distractors = sample_photos()
+    model = onnx.load(str(model_path))
+    names = feature_outputs(model)
+    session = exposed_session(model, names)
+    transform = OnnxEncoder(model_path).transform
+
+    def frames_of(pool: Sequence[str], stream: int) -> Callable[[int], tuple]:
+        def make(index: int) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+            frame_rng = np.random.default_rng([seed, stream, index])
+            return composite(frame_rng, pool, backgrounds, distractors)
+
+        return make
+
+    def progress(name: str, total: int) -> Callable[[int], None] | None:
+        done = [0]
+        if on_progress is None:
+            return None
+
+        def update(count: int) -> None:
+            done[0] += count
+            on_progress(name, done[0], total)
+
+        return update
+
+    val_count = max(64, frames // 10)
+    train = extract(session, names, frames_of(train_cars, 1), frames, transform,
+                    progress("composing training frames", frames))  # fmt: skip
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        if on_progress:
+            on_progress(f"training (loss {loss:.3f})", epoch, epochs)
+
+    head, norm = fit(train, epochs=epochs, seed=seed, on_epoch=on_epoch)
+    del train
+    provisional = attach(model, head, norm, names, {})
+    check = ort.InferenceSession(
+        provisional.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    raw, truth = _run_graph(check, frames_of(val_cars, 2), val_count, transform)
+    report = evaluate_head(raw, truth)
+    report = {k: round(v, 4) for k, v in report.items()}
+    report.update(frames=frames, validation_frames=val_count, epochs=epochs)
+    onnx.save(attach(model, head, norm, names, report), str(output))
+    return report
+
+
+def _run_graph(
+    session: ort.InferenceSession,
+    frames: Callable[[int], tuple[Image.Image, list[tuple[int, int, int, int]]]],
+    count: int,
+    transform: Callable[[Image.Image], np.ndarray],
+) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    """The written graph's ``localizer`` output on frames, with their normalised boxes."""
+    input_name = session.get_inputs()[0].name
+    outputs, truth = [], []
+    for start in range(0, count, 32):
+        images, boxes = zip(
+            *(frames(i) for i in range(start, min(count, start + 32))), strict=False
+        )
+        batch = np.stack([transform(image) for image in images])
+        outputs.append(session.run([LOCALIZER_OUTPUT], {input_name: batch})[0])
+        for image, frame_boxes in zip(images, boxes, strict=True):
+            scale = np.asarray([image.width, image.height] * 2, np.float32)
+            truth.append([np.asarray(b, np.float32) / scale for b in frame_boxes])
+    return np.concatenate(outputs), truth
