@@ -26,6 +26,15 @@ class Encoded:
     cars: list[FoundCar] = field(default_factory=list)
 
 
+def _whole_photo(encoder: OnnxEncoder, image: Image.Image) -> Image.Image:
+    """A photo decoded large (to cut a car out sharply) is halved before it is squashed for
+    the whole-photo pass: about the pixels it has without a localiser, in a third of the time."""
+    factor = encoder.draft_size // encoder.spec.input_size
+    if factor > 1 and min(image.size) >= encoder.draft_size:
+        return image.reduce(factor)
+    return image
+
+
 def encode_images(
     encoder: OnnxEncoder,
     images: Sequence[Image.Image],
@@ -40,7 +49,7 @@ def encode_images(
     cars: list[list[FoundCar]] = [[] for _ in images]
     whole = [i for i, region in enumerate(regions) if region is None]
     if whole:
-        batch = np.stack([encoder.transform(images[i]) for i in whole])
+        batch = np.stack([encoder.transform(_whole_photo(encoder, images[i])) for i in whole])
         if encoder.locates:
             vectors[whole], grids = encoder.locate_arrays(batch)
             for i, grid in zip(whole, grids, strict=True):
