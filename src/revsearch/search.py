@@ -114,13 +114,13 @@ class Searcher:
             max_bytes=self.max_bytes,
             draft_size=self.encoder.draft_size,
         )
-        image = decoded.image
+        photo = decoded.image
         size = (decoded.width, decoded.height)
         decoded_at = time.perf_counter()
         if box:
             box = check_box(box, *size)
-        region = scale_box(box, size, image.size) if box else None
-        encoded = encode_images(self.encoder, [image], [region])[0]
+        region = scale_box(box, size, photo.size) if box else None
+        encoded = encode_images(self.encoder, [photo], [region])[0]
         vector = encoded.vector
         encoded_at = time.perf_counter()
         checks = self.same_image_candidates if self.originals is not None else 0
@@ -134,7 +134,7 @@ class Searcher:
         )
         searched_at = time.perf_counter()
         if checks:
-            searched = image.crop(encoded.box) if encoded.box else image
+            searched = photo.crop(encoded.box) if encoded.box else photo
             response.hits = self.same_image_first(searched, response.hits)
         response.hits = response.hits[:k]
         done = time.perf_counter()
@@ -147,7 +147,7 @@ class Searcher:
         }
         whole = (0, 0, *size)
         response.photo_size = size
-        found = scale_box(encoded.box, image.size, size) if encoded.box else whole
+        found = scale_box(encoded.box, photo.size, size) if encoded.box else whole
         response.query_box = box or found
         response.cars = [
             CarBox(to_pixels(car.box, *size), round(car.score, 4)) for car in encoded.cars

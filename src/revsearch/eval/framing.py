@@ -97,9 +97,9 @@ def paste(scene: np.ndarray, car: Image.Image, box: Box) -> None:
     mask = np.zeros((h, w), np.float32)
     inset = max(1, int(0.03 * min(w, h)))
     mask[inset:-inset, inset:-inset] = 1.0
-    mask = cv2.GaussianBlur(mask, (0, 0), inset)[..., None]
+    feathered = cv2.GaussianBlur(mask, (0, 0), inset)[..., None]
     region = scene[y1:y2, x1:x2].astype(np.float32)
-    scene[y1:y2, x1:x2] = (patch * mask + region * (1 - mask)).astype(np.uint8)
+    scene[y1:y2, x1:x2] = (patch * feathered + region * (1 - feathered)).astype(np.uint8)
 
 
 def place(

@@ -390,7 +390,6 @@ def head_graph(head: Head, norm: dict[str, np.ndarray], names: tuple[str, str]) 
         "loc.w2": state["conv2.weight"], "loc.b2": state["conv2.bias"],
         "loc.wo": state["out.weight"], "loc.bo": state["out.bias"],
     }  # fmt: skip
-    same = {"pads": [1, 1, 1, 1]}
     nodes = [
         helper.make_node("Conv", [names[0], "loc.w16", "loc.b16"], ["loc.a"]),
         helper.make_node("Conv", [names[1], "loc.w32", "loc.b32"], ["loc.c"]),
@@ -399,9 +398,9 @@ def head_graph(head: Head, norm: dict[str, np.ndarray], names: tuple[str, str]) 
         helper.make_node("Reshape", ["loc.c_up", "loc.shape_grid"], ["loc.c_grid"]),
         helper.make_node("Add", ["loc.a", "loc.c_grid"], ["loc.sum"]),
         helper.make_node("Relu", ["loc.sum"], ["loc.h0"]),
-        helper.make_node("Conv", ["loc.h0", "loc.w1", "loc.b1"], ["loc.h1_"], **same),
+        helper.make_node("Conv", ["loc.h0", "loc.w1", "loc.b1"], ["loc.h1_"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["loc.h1_"], ["loc.h1"]),
-        helper.make_node("Conv", ["loc.h1", "loc.w2", "loc.b2"], ["loc.h2_"], **same),
+        helper.make_node("Conv", ["loc.h1", "loc.w2", "loc.b2"], ["loc.h2_"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["loc.h2_"], ["loc.h2"]),
         helper.make_node("Conv", ["loc.h2", "loc.wo", "loc.bo"], [LOCALIZER_OUTPUT]),
     ]
