@@ -68,7 +68,9 @@ def test_boxes_in_pixels() -> None:
     assert check_box((-5, 10, 50, 900), 100, 100) == (0, 10, 50, 100)
 
 
-@pytest.mark.parametrize("text", ["", "1,2,3", "a,b,c,d", "10,10,5,20", "1,2,3,4,5", "0,0,0,0"])
+@pytest.mark.parametrize(
+    "text", ["", "1,2,3", "a,b,c,d", "10,10,5,20", "1,2,3,4,5", "0,0,0,0", "inf,0,5,5", "nan,0,5,5"]
+)
 def test_bad_boxes_are_refused(text: str) -> None:
     with pytest.raises(BadParameterError, match="box must be"):
         parse_box(text)

@@ -28,7 +28,8 @@ class Encoded:
 
 def _whole_photo(encoder: OnnxEncoder, image: Image.Image) -> Image.Image:
     """A photo decoded large (to cut a car out sharply) is halved before it is squashed for
-    the whole-photo pass: about the pixels it has without a localiser, in a third of the time."""
+    the whole-photo pass: about the pixels it has without a localiser, and faster (2.2 ms
+    instead of 3.2 for a 1000 x 750 photo)."""
     factor = encoder.draft_size // encoder.spec.input_size
     if factor > 1 and min(image.size) >= encoder.draft_size:
         return image.reduce(factor)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from revsearch.localize import Box
 from revsearch.preprocess import load_image
 
 FRAME_SIZE = (2000, 1500)
@@ -29,9 +30,6 @@ LOOSE_CROP = 0.7
 # car's own proportions are drawn from the range of Stanford Cars' boxes (1.3-2.1).
 ASPECTS = (1.3, 2.1)
 SECOND_CAR_SCALE = 0.6  # the second car's width, relative to the first
-
-
-Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels, x2/y2 exclusive
 
 
 def seed_of(image: Image.Image, salt: int = 0) -> int:

@@ -14,7 +14,7 @@ needs nothing but ONNX Runtime; :mod:`revsearch.localize` reads that output.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from revsearch.encoder.spec import METADATA_KEY
 from revsearch.eval.framing import paste, street_scene
-from revsearch.localize import GRID, LOCALIZER_OUTPUT, boxes_from_map, iou
+from revsearch.localize import GRID, LOCALIZER_OUTPUT, Box, boxes_from_map, iou
 from revsearch.preprocess import load_image
 
 LONG_SIDE = 640
@@ -92,7 +92,7 @@ def random_crop(rng: np.random.Generator, photo: np.ndarray, size: tuple[int, in
     return cv2.resize(np.ascontiguousarray(region), size, interpolation=cv2.INTER_LINEAR)
 
 
-def _overlaps(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, int, int]]) -> bool:
+def _overlaps(box: Box, others: Sequence[Box]) -> bool:
     return any(iou(np.asarray(box, float), np.asarray(o, float)) > 0.2 for o in others)
 
 
@@ -101,7 +101,7 @@ def composite(
     cars: Sequence[str],
     backgrounds: Sequence[np.ndarray],
     distractors: Sequence[np.ndarray],
-) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+) -> tuple[Image.Image, list[Box]]:
     """One training frame and the boxes of the cars in it (pixels, x2/y2 exclusive)."""
     aspect = FRAME_ASPECTS[int(rng.integers(len(FRAME_ASPECTS)))]
     width, height = (
@@ -113,8 +113,9 @@ def composite(
     if pick < 0.2:  # already a tight crop, the catalog's kind of image, perhaps cut a little
         car = load_image(cars[int(rng.integers(len(cars)))])
         if rng.random() < 0.5:
-            left, top = rng.uniform(0, 0.1, 2) * car.width
-            right, bottom = (1 - rng.uniform(0, 0.1, 2)) * car.width
+            size = np.asarray(car.size, float)
+            left, top = rng.uniform(0, 0.1, 2) * size
+            right, bottom = (1 - rng.uniform(0, 0.1, 2)) * size
             car = car.crop((int(left), int(top), int(right), int(bottom)))
         return car, [(0, 0, car.width, car.height)]
     if pick < 0.55:
@@ -133,7 +134,7 @@ def composite(
         patch = random_crop(rng, distractors[int(rng.integers(len(distractors)))], (w, h))
         paste(scene, Image.fromarray(patch), (x, y, x + w, y + h))
     count = int(rng.choice([0, 1, 1, 1, 1, 1, 1, 2, 2, 3]))
-    boxes: list[tuple[int, int, int, int]] = []
+    boxes: list[Box] = []
     for _ in range(count):
         for _attempt in range(10):
             share = math.exp(rng.uniform(math.log(0.15), math.log(0.97)))
@@ -289,31 +290,41 @@ class Features:
     boxes: list[list[np.ndarray]]
 
 
+Frames = Callable[[int], tuple[Image.Image, list[Box]]]
+
+
+def frame_batches(
+    frames: Frames, count: int, transform: Callable[[Image.Image], np.ndarray], batch: int = 32
+) -> Iterator[tuple[np.ndarray, list[list[np.ndarray]]]]:
+    """Frames 0..count-1 in batches: the model's input and each frame's normalised boxes."""
+    for start in range(0, count, batch):
+        made = [frames(i) for i in range(start, min(count, start + batch))]
+        arrays = np.stack([transform(image) for image, _ in made])
+        boxes = [
+            [np.asarray(b, np.float32) / np.asarray([*image.size] * 2, np.float32) for b in found]
+            for image, found in made
+        ]
+        yield arrays, boxes
+
+
 def extract(
     session: ort.InferenceSession,
     names: tuple[str, str],
-    frames: Callable[[int], tuple[Image.Image, list[tuple[int, int, int, int]]]],
+    frames: Frames,
     count: int,
     transform: Callable[[Image.Image], np.ndarray],
     on_progress: Callable[[int], None] | None = None,
-    batch: int = 32,
 ) -> Features:
     """Compose ``count`` frames and keep the two feature maps of each (float16)."""
     input_name = session.get_inputs()[0].name
     f16, f32, boxes = [], [], []
-    for start in range(0, count, batch):
-        images, chunk_boxes = zip(
-            *(frames(i) for i in range(start, min(count, start + batch))), strict=False
-        )
-        arrays = np.stack([transform(image) for image in images])
+    for arrays, frame_boxes in frame_batches(frames, count, transform):
         maps = session.run(list(names), {input_name: arrays})
         f16.append(maps[0].astype(np.float16))
         f32.append(maps[1].astype(np.float16))
-        for image, frame_boxes in zip(images, chunk_boxes, strict=False):
-            scale = np.asarray([image.width, image.height] * 2, np.float32)
-            boxes.append([np.asarray(b, np.float32) / scale for b in frame_boxes])
+        boxes += frame_boxes
         if on_progress:
-            on_progress(len(images))
+            on_progress(len(arrays))
     return Features(np.concatenate(f16), np.concatenate(f32), boxes)
 
 
@@ -325,11 +336,13 @@ def fit(
 ) -> tuple[Head, dict[str, np.ndarray]]:
     """Train the head; returns it with the feature standardisation it expects."""
     torch.manual_seed(seed)
-    mean16 = train.f16.astype(np.float32).mean(axis=(0, 2, 3))
-    std16 = train.f16.astype(np.float32).std(axis=(0, 2, 3)) + 1e-3
-    mean32 = train.f32.astype(np.float32).mean(axis=(0, 2, 3))
-    std32 = train.f32.astype(np.float32).std(axis=(0, 2, 3)) + 1e-3
-    norm = {"mean16": mean16, "std16": std16, "mean32": mean32, "std32": std32}
+    norm = {}
+    for name, maps in (("16", train.f16), ("32", train.f32)):
+        as_float = maps.astype(np.float32)
+        norm[f"mean{name}"] = as_float.mean(axis=(0, 2, 3))
+        norm[f"std{name}"] = as_float.std(axis=(0, 2, 3)) + 1e-3
+        del as_float
+    mean16, std16, mean32, std32 = (norm[k] for k in ("mean16", "std16", "mean32", "std32"))
     labels = [targets(boxes) for boxes in train.boxes]
     objectness = torch.from_numpy(np.stack([t[0] for t in labels]))
     weight = torch.from_numpy(np.stack([t[1] for t in labels]))
@@ -367,7 +380,9 @@ def fit(
     return head.eval(), norm
 
 
-def head_graph(head: Head, norm: dict[str, np.ndarray], names: tuple[str, str]) -> list:
+def head_graph(
+    head: Head, norm: dict[str, np.ndarray], names: tuple[str, str]
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
     """ONNX nodes and initialisers computing the head from the two named maps.
 
     The feature standardisation is folded into the 1x1 convolutions.
@@ -404,7 +419,22 @@ def head_graph(head: Head, norm: dict[str, np.ndarray], names: tuple[str, str]) 
         helper.make_node("Relu", ["loc.h2_"], ["loc.h2"]),
         helper.make_node("Conv", ["loc.h2", "loc.wo", "loc.bo"], [LOCALIZER_OUTPUT]),
     ]
-    return [nodes, [numpy_helper.from_array(v, k) for k, v in tensors.items()]]
+    return nodes, [numpy_helper.from_array(v, k) for k, v in tensors.items()]
+
+
+def without_localizer(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` without its localiser head: the encoder as it was trained."""
+    plain = onnx.ModelProto()
+    plain.CopyFrom(model)
+    graph = plain.graph
+    for output in [o for o in graph.output if o.name == LOCALIZER_OUTPUT]:
+        graph.output.remove(output)
+    for node in [n for n in graph.node if any(o.startswith(HEAD_PREFIX) for o in n.output)
+                 or LOCALIZER_OUTPUT in n.output]:  # fmt: skip
+        graph.node.remove(node)
+    for tensor in [t for t in graph.initializer if t.name.startswith(HEAD_PREFIX)]:
+        graph.initializer.remove(tensor)
+    return plain
 
 
 def attach(
@@ -414,17 +444,8 @@ def attach(
     """A copy of ``model`` with the head appended as the ``localizer`` output."""
     import json
 
-    merged = onnx.ModelProto()
-    merged.CopyFrom(model)
+    merged = without_localizer(model)  # a head trained before is replaced, not stacked
     graph = merged.graph
-    # A head trained before is replaced, not stacked.
-    for output in [o for o in graph.output if o.name == LOCALIZER_OUTPUT]:
-        graph.output.remove(output)
-    for node in [n for n in graph.node if any(o.startswith(HEAD_PREFIX) for o in n.output)
-                 or LOCALIZER_OUTPUT in n.output]:  # fmt: skip
-        graph.node.remove(node)
-    for tensor in [t for t in graph.initializer if t.name.startswith(HEAD_PREFIX)]:
-        graph.initializer.remove(tensor)
     nodes, initialisers = head_graph(head, norm, names)
     graph.node.extend(nodes)
     graph.initializer.extend(initialisers)
@@ -500,27 +521,23 @@ def train_localizer(
     session = exposed_session(model, names)
     transform = OnnxEncoder(model_path).transform
 
-    def frames_of(pool: Sequence[str], stream: int) -> Callable[[int], tuple]:
-        def make(index: int) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    def frames_of(pool: Sequence[str], stream: int) -> Frames:
+        def make(index: int) -> tuple[Image.Image, list[Box]]:
             frame_rng = np.random.default_rng([seed, stream, index])
             return composite(frame_rng, pool, backgrounds, distractors)
 
         return make
 
-    def progress(name: str, total: int) -> Callable[[int], None] | None:
-        done = [0]
-        if on_progress is None:
-            return None
+    composed = 0
 
-        def update(count: int) -> None:
-            done[0] += count
-            on_progress(name, done[0], total)
-
-        return update
+    def on_frames(count: int) -> None:
+        nonlocal composed
+        composed += count
+        if on_progress:
+            on_progress("composing training frames", composed, frames)
 
     val_count = max(64, frames // 10)
-    train = extract(session, names, frames_of(train_cars, 1), frames, transform,
-                    progress("composing training frames", frames))  # fmt: skip
+    train = extract(session, names, frames_of(train_cars, 1), frames, transform, on_frames)
 
     def on_epoch(epoch: int, loss: float) -> None:
         if on_progress:
@@ -542,20 +559,14 @@ def train_localizer(
 
 def _run_graph(
     session: ort.InferenceSession,
-    frames: Callable[[int], tuple[Image.Image, list[tuple[int, int, int, int]]]],
+    frames: Frames,
     count: int,
     transform: Callable[[Image.Image], np.ndarray],
 ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
     """The written graph's ``localizer`` output on frames, with their normalised boxes."""
     input_name = session.get_inputs()[0].name
     outputs, truth = [], []
-    for start in range(0, count, 32):
-        images, boxes = zip(
-            *(frames(i) for i in range(start, min(count, start + 32))), strict=False
-        )
-        batch = np.stack([transform(image) for image in images])
-        outputs.append(session.run([LOCALIZER_OUTPUT], {input_name: batch})[0])
-        for image, frame_boxes in zip(images, boxes, strict=True):
-            scale = np.asarray([image.width, image.height] * 2, np.float32)
-            truth.append([np.asarray(b, np.float32) / scale for b in frame_boxes])
+    for arrays, boxes in frame_batches(frames, count, transform):
+        outputs.append(session.run([LOCALIZER_OUTPUT], {input_name: arrays})[0])
+        truth += boxes
     return np.concatenate(outputs), truth
