@@ -210,9 +210,7 @@ def in_process(
     """``Searcher.search`` timed directly, with the server's settings; also catalog facts."""
     encoder = OnnxEncoder(resolve_model_path(settings.model), threads=settings.threads)
     with Catalog.open(settings.catalog, exact_search_limit=settings.exact_search_limit) as catalog:
-        searcher = Searcher(
-            catalog, encoder, max_pixels=settings.max_pixels, max_bytes=settings.max_upload_bytes
-        )
+        searcher = Searcher(catalog, encoder, limits=settings.decode_limits)
         for i in range(warmup):
             searcher.search(queries[i % len(queries)], k)
         latencies = []

@@ -84,7 +84,7 @@ def bench_queries(model: Path, catalog_dir: Path, queries: int) -> dict:
             for key in timings:
                 timings[key].append(response.timings_ms[key])
         # Exact search over the same vectors, for the ANN speed-up and its recall.
-        ids, matrix = catalog.db.vectors(catalog.model_id, catalog.dim)
+        ids, matrix = catalog.vectors()
         exact = ExactIndex(catalog.dim)
         exact.add(ids, matrix)
         ann = catalog.vector_index()

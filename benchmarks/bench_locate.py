@@ -5,8 +5,9 @@ photos); the queries are 80 test-split photos of those classes, sent as JPEG byt
 Searcher three ways: the tight crop itself, the car at 35 % of the width of a 2000 x 1500
 street scene (revsearch.eval.framing), and a loose 70 % framing. Each query is searched by
 the model with its localiser and by the same model without the head (as it was before);
-accuracy is the voted class's, time is the whole Searcher.search call, and the ratio of
-the two p50s of this run is what is reported.
+accuracy is the voted class's, time is the whole Searcher.search call (the two searchers
+interleaved in blocks of 10 queries), and the ratio of the two p50s of this run is what is
+reported.
 
     python benchmarks/bench_locate.py [--threads 1]   # about 1 minute on 2 cores
 
@@ -38,6 +39,7 @@ MANIFEST = ROOT.parent / "shared" / "data" / "stanford-cars" / "manifest.csv"
 RESULTS = ROOT / "benchmarks" / "results"
 CLASSES = 40
 QUERIES = 80
+BLOCK = 10  # queries timed in a row on one searcher before switching to the other
 KINDS = {"tight": None, "frame_35": Framing(0.35), "loose_70": Framing(0.7)}
 
 
@@ -79,20 +81,28 @@ def run(model: Path, folder: Path, threads: int) -> dict:
             image = Image.open(source.path).convert("RGB")
             photos.append(jpeg(alter(image) if alter else image))
         row: dict[str, float] = {}
-        for mode, searcher in searchers.items():
-            searcher.search(photos[0])  # warm-up
-            right, seconds, cut = 0, [], 0
-            for photo, source in zip(photos, queries, strict=True):
-                start = time.perf_counter()
-                response = searcher.search(photo)
-                seconds.append(time.perf_counter() - start)
-                right += bool(response.prediction) and (
-                    response.prediction.class_name == source.class_name
-                )
-                cut += response.cropped
-            row[f"top1_{mode}"] = round(right / len(queries), 3)
-            row[f"p50_ms_{mode}"] = round(float(np.median(seconds)) * 1e3, 2)
-            row[f"cropped_{mode}"] = round(cut / len(queries), 3)
+        right = dict.fromkeys(searchers, 0)
+        cut = dict.fromkeys(searchers, 0)
+        seconds: dict[str, list[float]] = {mode: [] for mode in searchers}
+        # Interleaved in blocks (this machine's speed drifts over seconds); the first query
+        # of a block is untimed: the other session's threads may still be spinning.
+        for start in range(0, len(photos), BLOCK):
+            block = list(zip(photos, queries, strict=True))[start : start + BLOCK]
+            order = list(searchers) if start // BLOCK % 2 == 0 else list(searchers)[::-1]
+            for mode in order:
+                searchers[mode].search(block[0][0])
+                for photo, source in block:
+                    began = time.perf_counter()
+                    response = searchers[mode].search(photo)
+                    seconds[mode].append(time.perf_counter() - began)
+                    right[mode] += bool(response.prediction) and (
+                        response.prediction.class_name == source.class_name
+                    )
+                    cut[mode] += response.cropped
+        for mode in searchers:
+            row[f"top1_{mode}"] = round(right[mode] / len(queries), 3)
+            row[f"p50_ms_{mode}"] = round(float(np.median(seconds[mode])) * 1e3, 2)
+            row[f"cropped_{mode}"] = round(cut[mode] / len(queries), 3)
         row["p50_ratio"] = round(row["p50_ms_on"] / row["p50_ms_off"], 2)
         rows[kind] = row
     catalog.close()

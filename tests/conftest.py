@@ -1,4 +1,13 @@
-"""Shared fixtures: the encoder model, a small real catalog built once per session."""
+"""Shared fixtures: the encoder model, a small real catalog built once per session.
+
+The Stanford Cars data in ``../shared`` is checked by the fixtures and helpers that read it
+(``stanford_cars``, tests.samples), not at session start: without it those tests skip
+locally and fail on CI, and the rest still runs.
+
+Tests that start a real server or browser are marked ``slow``: the modules that do it by
+themselves say so, and any test using one of ``REAL_SERVER_FIXTURES`` (directly or through
+another fixture) is marked here; so ``pytest -m "not slow"`` is the fast inner loop.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +21,26 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path, shipped_float_model
 from revsearch.errors import ModelNotFoundError
 from revsearch.indexing import Indexer, read_manifest
-from tests.samples import DATASET, manifest_rows, small_rows, write_manifest
+from tests.samples import manifest_rows, small_rows, write_manifest
+from tests.support.data import require_dataset
+
+# uvicorn (tests/api, tests/web), headless Chromium, moto_server, milvus-lite, Ray.
+REAL_SERVER_FIXTURES = frozenset(
+    {"server", "locked_server", "ui_server", "browser", "moto", "milvus", "ray_env", "isolated"}
+)
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if not (DATASET / "manifest.csv").is_file():
-        raise pytest.UsageError(f"the Stanford Cars data is missing at {DATASET}")
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def stanford_cars() -> Path:
+    """The dataset folder in ``../shared``; skips locally, fails on CI, when it is missing."""
+    return require_dataset()
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +69,13 @@ def encoder(model_path: Path) -> OnnxEncoder:
 
 
 @pytest.fixture(scope="session")
-def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_manifest(tmp_path_factory: pytest.TempPathFactory, stanford_cars: Path) -> Path:
     """240 eval-split images: 20 classes x 12."""
     return write_manifest(small_rows(), tmp_path_factory.mktemp("data") / "small.csv")
 
 
 @pytest.fixture(scope="session")
-def product_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def product_manifest(tmp_path_factory: pytest.TempPathFactory, stanford_cars: Path) -> Path:
     """10 classes: 6 train-split and 3 test-split photos of each."""
     wanted = {"train": 6, "test": 3}
     chosen: dict[tuple[str, str], list[dict[str, str]]] = {}

@@ -7,7 +7,6 @@ project's errors before issue 15 (pillow-heif RuntimeError, struct.error, TypeEr
 
 from __future__ import annotations
 
-import io
 import random
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from revsearch.errors import InvalidImageError, RevSearchError, UnsupportedImageError
+from tests.support.images import encode, synthetic
 
 CRAFTED_DIR = Path(__file__).resolve().parent / "fixtures" / "crafted"
 
@@ -41,21 +41,6 @@ REFUSED_FORMATS = [
 
 def crafted(name: str) -> bytes:
     return (CRAFTED_DIR / name).read_bytes()
-
-
-def synthetic(size: tuple[int, int] = (48, 32)) -> Image.Image:
-    """A small RGB image with structure (gradient + noise), the same on every run."""
-    rng = np.random.default_rng(0)
-    ramp = np.linspace(0, 255, size[0], dtype=np.uint8)
-    rgb = np.stack([np.tile(ramp, (size[1], 1))] * 3, axis=-1)
-    rgb[..., 1] = rng.integers(0, 255, (size[1], size[0]), dtype=np.uint8)
-    return Image.fromarray(rgb)
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 def refused_format(fmt: str, mode: str) -> bytes:

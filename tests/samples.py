@@ -1,20 +1,20 @@
-"""Test inputs: real Stanford Cars files from ../shared, and hand-made bad images."""
+"""Test inputs: real Stanford Cars files from ../shared, and hand-made bad images.
+
+Every helper that reads the data checks it is there first (tests.support.data).
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 import struct
 import zlib
 from pathlib import Path
 
-from PIL import Image
-
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "data" / "stanford-cars"
-MANIFEST = DATASET / "manifest.csv"
+from tests.support.data import DATASET, MANIFEST, require_dataset
 
 
 def manifest_rows() -> list[dict[str, str]]:
+    require_dataset()
     with open(MANIFEST, newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -58,7 +58,7 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
 
 
 def truncated_jpeg() -> bytes:
-    data = (DATASET / "images" / "train" / "00001.jpg").read_bytes()
+    data = (require_dataset() / "images" / "train" / "00001.jpg").read_bytes()
     return data[: len(data) // 2]
 
 
@@ -66,14 +66,8 @@ def not_an_image() -> bytes:
     return b"this is plain text pretending to be a photo\n" * 20
 
 
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
 def car_photo(name: str = "images/test/00010.jpg") -> Path:
-    return DATASET / name
+    return require_dataset() / name
 
 
 def renamed_model(model_path: Path, model_id: str, target: Path) -> Path:

@@ -19,33 +19,24 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from revsearch import runtime
 from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, resolve_model_path
 from revsearch.errors import BadParameterError, NotFoundError, RevSearchError, disk_full
-from revsearch.indexing import (
-    IMAGE_SUFFIXES,
-    ImageSource,
-    Indexer,
-    absolute,
-    collect_sources,
-    reindex,
-    sha256_file,
-)
+from revsearch.index.base import Filters
+from revsearch.indexing import ChunkEngine, Indexer, ThreadEngine, reindex
 from revsearch.localize import parse_box
-from revsearch.memory import DECODE_BUDGET
 from revsearch.prediction import DEFAULT_VOTE_TEMPERATURE, SURE_CONFIDENCE
-from revsearch.search import Searcher, check_k
-from revsearch.stores.factory import open_store
-from revsearch.stores.reader import S3_SCHEME, SourceReader
+from revsearch.search import check_k
+from revsearch.sources import ImageSource, absolute, collect_sources, gather, sha256_file
 from revsearch.training.commands import (
     recipe_with_overrides,
     train_command,
     train_localizer_command,
     tune_command,
 )
-from revsearch.vehicles import parse_class_name
 
 if TYPE_CHECKING:
     from revsearch.training.data import Labelled
@@ -80,50 +71,21 @@ def _open_catalog(
 ) -> Catalog:
     """``writes=False`` for commands that only read: a catalog they cannot write is then
     opened read-only (said once, on stderr) instead of refused."""
-    opened = Catalog.open(
-        catalog or settings.catalog,
-        create=create,
-        read_only=False if writes else None,
-        exact_search_limit=settings.exact_search_limit,
-        search_ef=settings.search_ef,
-        vector_backend=settings.vector_backend,
+    opened = runtime.open_catalog(
+        settings, catalog, create=create, read_only=False if writes else None
     )
-    if opened.read_only:
-        click.echo(f"note: catalog {opened.path} is read-only: writes are disabled", err=True)
+    _note_read_only(opened)
     return opened
 
 
-def _reader(settings: Settings) -> SourceReader:
-    """Reads local and s3:// sources for the indexing commands."""
-    return SourceReader(settings.max_upload_bytes, settings.s3_endpoint_url)
-
-
-def _s3_sources(settings: Settings, url: str, limit: int | None) -> list[ImageSource]:
-    """Every image object under an ``s3://bucket/prefix`` (by extension), in key order."""
-    from revsearch.stores.s3 import S3Store
-
-    store = S3Store.from_url(url, endpoint_url=settings.s3_endpoint_url)
-    urls = store.list_images(IMAGE_SUFFIXES)
-    if not urls:
-        raise NotFoundError(f"{url}: no images there")
-    return [ImageSource(u) for u in urls[:limit]]
+def _note_read_only(catalog: Catalog) -> None:
+    if catalog.read_only:
+        click.echo(f"note: catalog {catalog.path} is read-only: writes are disabled", err=True)
 
 
 def _limits(settings: Settings) -> dict[str, Any]:
-    DECODE_BUDGET.resize(settings.decode_memory)
-    return {
-        "max_pixels": settings.max_pixels,
-        "max_bytes": settings.max_upload_bytes,
-        "read": _reader(settings),
-    }
-
-
-def _encoder(
-    settings: Settings, model: Path | None, threads: int | None = None, locate: bool = True
-) -> OnnxEncoder:
-    path = resolve_model_path(model or settings.model)
-    threads = settings.threads if threads is None else threads
-    return OnnxEncoder(path, threads=threads, locate=settings.locate and locate)
+    """What an indexer needs from the settings to read and decode sources."""
+    return {"limits": runtime.decode_limits(settings), "read": runtime.source_reader(settings)}
 
 
 @contextmanager
@@ -179,21 +141,16 @@ def index(
     in a folder or manifest are skipped and listed, and the exit status is then 3.
     """
     settings = _settings(ctx)
-    if path.startswith(S3_SCHEME):
-        sources = _s3_sources(settings, path, limit)
-    else:
-        sources = collect_sources(Path(path), split=split, limit=limit)
-    encoder = _encoder(settings, model, threads=1)  # one thread per worker
+    sources = gather(path, split=split, limit=limit, s3_endpoint_url=settings.s3_endpoint_url)
+    encoder = runtime.load_encoder(settings, model, threads=1)  # one thread per worker
+    chunk_engine: ChunkEngine = ThreadEngine(workers)
+    if engine == "ray":
+        from revsearch.distributed.ray_indexing import RayEngine  # imports ray
+
+        chunk_engine = RayEngine(workers, ray_address)
     limits = _limits(settings)
     with _open_catalog(settings, catalog, create=True) as cat:
-        if engine == "ray":
-            from revsearch.distributed.ray_indexing import RayIndexer  # imports ray
-
-            indexer: Indexer = RayIndexer(
-                cat, encoder, workers=workers, address=ray_address, **limits
-            )
-        else:
-            indexer = Indexer(cat, encoder, workers=workers, **limits)
+        indexer = Indexer(cat, encoder, engine=chunk_engine, **limits)
         local = Path(path)
         single_image = local.is_file() and local.suffix.lower() != ".csv"
         with _progress("indexing", len(sources)) as bar:
@@ -230,7 +187,7 @@ def add(
     for image in images:
         if not image.is_file():
             raise NotFoundError(f"{image}: no such file")
-    encoder = _encoder(settings, model)
+    encoder = runtime.load_encoder(settings, model)
     with _open_catalog(settings, catalog, create=True) as cat:
         indexer = Indexer(cat, encoder, **_limits(settings))
         sources = [ImageSource(absolute(p), class_name) for p in images]
@@ -238,9 +195,9 @@ def add(
         relabelled = 0
         if class_name:
             for source in sources:
-                record = cat.db.find_hash(sha256_file(Path(source.path)))
+                record = cat.find_hash(sha256_file(Path(source.path)))
                 if record and record.class_name != class_name:
-                    cat.db.update_metadata(record.id, class_name, parse_class_name(class_name))
+                    cat.relabel(record.id, class_name)
                     relabelled += 1
         cat.save(force=False)
         click.echo(
@@ -261,7 +218,7 @@ def remove(ctx: click.Context, items: tuple[str, ...], catalog: Path | None) -> 
         for item in items:
             if item.isdigit() and cat.get([int(item)]):
                 ids.append(int(item))
-            elif record := cat.db.find_source(absolute(item)):
+            elif record := cat.find_source(absolute(item)):
                 ids.append(record.id)
             else:
                 raise NotFoundError(f"{item}: no image with this id or source in the catalog")
@@ -301,20 +258,11 @@ def search(
     """Find the catalog images most similar to IMAGE (the car in it, when the model finds one)."""
     settings = _settings(ctx)
     check_k(k)
+    filters = Filters(make, year_min, year_max)
     region = parse_box(box) if box else None
-    with _open_catalog(settings, catalog, writes=False) as cat:
-        searcher = Searcher(
-            cat,
-            _encoder(settings, model),
-            max_pixels=settings.max_pixels,
-            max_bytes=settings.max_upload_bytes,
-            originals=open_store(settings, cat.path),
-            same_image_candidates=settings.same_image_candidates,
-        )
-        response = searcher.search(
-            image, k, min_score=min_score, make=make, year_min=year_min, year_max=year_max,
-            box=region,
-        )  # fmt: skip
+    with runtime.QueryRuntime.open(settings, catalog=catalog, model=model) as query:
+        _note_read_only(query.catalog)
+        response = query.searcher.search(image, k, min_score=min_score, filters=filters, box=region)
     prediction = response.prediction
     if as_json:
         payload = {
@@ -376,13 +324,13 @@ def reindex_command(
 ) -> None:
     """Re-encode the whole catalog with the current model (resumable)."""
     settings = _settings(ctx)
-    encoder = _encoder(settings, model, threads=1)
+    encoder = runtime.load_encoder(settings, model, threads=1)
     with _open_catalog(settings, catalog) as cat, _progress("reindexing") as bar:
         count = reindex(
             cat,
             encoder,
             workers=workers,
-            read=_reader(settings),
+            read=runtime.source_reader(settings),
             on_start=lambda total: bar.reset(total=total),
             on_progress=bar.update,
         )
@@ -528,7 +476,7 @@ def eval_command(
     split_run = (
         _held_out(recipe, manifest, limit, images=protocol == "stanford") if recipe else None
     )
-    encoder = _encoder(_settings(ctx), model, threads=1, locate=not no_locate)
+    encoder = runtime.load_encoder(_settings(ctx), model, threads=1, locate=not no_locate)
     if protocol == "stanford":
         _eval_stanford(encoder, manifest, split_run, limit, perturb, framing, as_json)
         return
@@ -626,7 +574,7 @@ def calibrate_model(
     from revsearch.eval.product import answer, neighbours
 
     trained, held = _held_out(recipe, None, limit, images=True)
-    encoder = _encoder(_settings(ctx), model, threads=1)
+    encoder = runtime.load_encoder(_settings(ctx), model, threads=1)
     (_, names), (_, truth) = _pairs(trained), _pairs(held)
     with _progress("encoding", len(trained) + len(held)) as bar:
         workers = os.cpu_count() or 1

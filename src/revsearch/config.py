@@ -17,6 +17,23 @@ from typing import Any
 from revsearch.errors import BadParameterError
 from revsearch.same_image import SAME_IMAGE_CANDIDATES
 
+# Defaults that code outside this module also needs, declared here once.
+DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_EXACT_SEARCH_LIMIT = 5000
+# HNSW search breadth (usearch's expansion_search, Milvus's ef) unless configured: more recall
+# than the cheapest setting that reaches Recall@10 0.95 in benchmarks/results/ann.md.
+DEFAULT_SEARCH_EF = 96
+DEFAULT_BODY_TIMEOUT = 60.0  # seconds an upload may take to arrive
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What an image may weigh before it is refused: file bytes and header pixels."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_bytes: int = DEFAULT_MAX_BYTES
+
 
 def data_home() -> Path:
     """Per-user data folder: ``$REVSEARCH_HOME``, else ``$XDG_DATA_HOME/revsearch``."""
@@ -87,10 +104,10 @@ class Settings:
         True,
     )  # fmt: skip
     max_upload_bytes: int = _setting(
-        "REVSEARCH_MAX_UPLOAD_BYTES", int, "largest accepted image file", 20 * 1024 * 1024
+        "REVSEARCH_MAX_UPLOAD_BYTES", int, "largest accepted image file", DEFAULT_MAX_BYTES
     )
     max_pixels: int = _setting(
-        "REVSEARCH_MAX_PIXELS", int, "largest accepted width x height", 50_000_000
+        "REVSEARCH_MAX_PIXELS", int, "largest accepted width x height", DEFAULT_MAX_PIXELS
     )
     decode_memory: int = _setting(
         "REVSEARCH_DECODE_MEMORY", _positive_int,
@@ -104,11 +121,13 @@ class Settings:
     )  # fmt: skip
     exact_search_limit: int = _setting(
         "REVSEARCH_EXACT_SEARCH_LIMIT", int,
-        "catalogs up to this size are searched exactly, larger ones with HNSW", 5000,
+        "catalogs up to this size are searched exactly, larger ones with HNSW",
+        DEFAULT_EXACT_SEARCH_LIMIT,
     )  # fmt: skip
     search_ef: int = _setting(
         "REVSEARCH_SEARCH_EF", _positive_int,
-        "HNSW search breadth (embedded and Milvus): higher finds more true neighbours, slower", 96,
+        "HNSW search breadth (embedded and Milvus): higher finds more true neighbours, slower",
+        DEFAULT_SEARCH_EF,
     )  # fmt: skip
     vector_backend: str = _setting(
         "REVSEARCH_VECTOR_BACKEND", str,
@@ -130,7 +149,8 @@ class Settings:
     )  # fmt: skip
     body_timeout: float = _setting(
         "REVSEARCH_BODY_TIMEOUT", _positive_float,
-        "seconds a client has to send a request's whole body (an upload)", 60.0,
+        "seconds a client has to send a request's whole body (an upload)",
+        DEFAULT_BODY_TIMEOUT,
     )  # fmt: skip
     keep_alive_timeout: int = _setting(
         "REVSEARCH_KEEP_ALIVE_TIMEOUT", _positive_int,
@@ -140,6 +160,10 @@ class Settings:
         "REVSEARCH_MAX_CONNECTIONS", _positive_int,
         "concurrent connections per server process; beyond: 503", 100,
     )  # fmt: skip
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(self.max_pixels, self.max_upload_bytes)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

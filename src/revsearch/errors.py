@@ -1,7 +1,38 @@
 """One exception hierarchy, so the CLI and the HTTP API can map failures without guessing.
 
 Every error carries a stable ``code`` (for JSON answers) and the HTTP status it means.
-The CLI prints ``str(error)`` on one line and exits non-zero.
+The CLI prints ``str(error)`` on one line and exits non-zero. Only subclasses are raised:
+:class:`RevSearchError` itself is the base the CLI and the API catch. The classes marked
+(api) live in :mod:`revsearch.api.errors`, as only HTTP has them::
+
+    RevSearchError                        500 error             (base class, never raised)
+    ├── InvalidImageError                 400 invalid_image
+    ├── BadRequestError             (api) 400 bad_request
+    ├── UnauthorizedError           (api) 401 unauthorized
+    ├── ForbiddenError              (api) 403 forbidden
+    │   └── WritesDisabledError     (api) 403 writes_disabled
+    ├── ReadOnlyCatalogError              403 catalog_read_only
+    ├── NotFoundError                     404 not_found
+    │   └── CatalogNotFoundError          404 catalog_not_found
+    ├── MethodNotAllowedError       (api) 405 method_not_allowed
+    ├── RequestTimeoutError         (api) 408 request_timeout
+    ├── EmptyCatalogError                 409 catalog_empty
+    ├── ModelMismatchError                409 model_mismatch
+    ├── ImageTooLargeError                413 image_too_large
+    ├── UnsupportedImageError             415 unsupported_media_type
+    ├── RangeNotSatisfiableError    (api) 416 range_not_satisfiable
+    ├── BadParameterError                 422 bad_parameter
+    ├── CatalogSchemaError                500 catalog_schema
+    ├── ExportError                       500 export_failed
+    ├── RayError                          500 ray_failed
+    ├── MissingExtraError                 501 missing_extra
+    ├── ModelNotFoundError                503 model_not_found
+    ├── BackendUnavailableError           503 backend_unavailable
+    │   └── CatalogBusyError              503 backend_unavailable
+    ├── NotReadyError               (api) 503 not_ready
+    └── DiskFullError                     507 disk_full
+
+A subclass without its own ``http_status`` (or ``code``) inherits its parent's.
 """
 
 from __future__ import annotations
@@ -60,7 +91,42 @@ class NotFoundError(RevSearchError):
 
 
 class CatalogNotFoundError(NotFoundError):
+    """No catalog at the given folder (it was never indexed, or the path is wrong)."""
+
     code = "catalog_not_found"
+
+
+class EmptyCatalogError(RevSearchError):
+    """The catalog exists but holds no image yet, so it has no model to search with.
+
+    409 Conflict rather than 404: the catalog is there, its state forbids the request
+    until some images are indexed (a 404 would claim the catalog does not exist).
+    """
+
+    code = "catalog_empty"
+    http_status = 409
+
+
+class CatalogSchemaError(RevSearchError):
+    """The catalog's schema cannot be used here: newer than this release, too old to read
+    read-only, or a migration step that would break it (rolled back)."""
+
+    code = "catalog_schema"
+    http_status = 500
+
+
+class ExportError(RevSearchError):
+    """Exporting the encoder to ONNX failed: weights missing or unfit, or parity lost."""
+
+    code = "export_failed"
+    http_status = 500
+
+
+class RayError(RevSearchError):
+    """Distributed indexing on Ray failed for a reason that is not a worker's own error."""
+
+    code = "ray_failed"
+    http_status = 500
 
 
 class ModelMismatchError(RevSearchError):
@@ -71,6 +137,8 @@ class ModelMismatchError(RevSearchError):
 
 
 class ModelNotFoundError(RevSearchError):
+    """The encoder's model file is missing or unreadable: the service cannot encode."""
+
     code = "model_not_found"
     http_status = 503
 
@@ -144,3 +212,7 @@ class MissingExtraError(RevSearchError):
             f"this needs the optional '{extra}' dependencies ({module} is not installed): "
             f"pip install 'revsearch[{extra}]'"
         )
+
+
+class CatalogBusyError(BackendUnavailableError):
+    """Another writer held the catalog's write lock for longer than we wait for it."""

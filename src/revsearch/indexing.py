@@ -2,52 +2,58 @@
 
 Workers each decode and encode a chunk with a single-threaded ONNX Runtime session; on
 small CPUs that beats one multi-threaded session fed by a decode thread, because both
-cores stay busy. The main thread commits batches in order, so a killed run keeps every
-committed batch and a re-run skips them by content hash.
+cores stay busy. Which workers is the indexer's chunk engine: threads here, Ray actors in
+:mod:`revsearch.distributed`. The main thread commits batches in order, so a killed run
+keeps every committed batch and a re-run skips them by content hash.
+
+Where sources come from (folders, manifests, S3) is :mod:`revsearch.sources`; its names
+are re-exported here for the callers that import them from this module.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
+from revsearch.config import DecodeLimits
 from revsearch.encoder.batch import encode_paths
 from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
+from revsearch.errors import RevSearchError
 from revsearch.parallel import chunked, ordered_map
-from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
-from revsearch.stores.reader import S3_SCHEME, SourceReader
+from revsearch.preprocess import DEFAULT_LIMITS, decode
+from revsearch.sources import (
+    IMAGE_SUFFIXES,
+    STANFORD_PREFIX,
+    ImageSource,
+    absolute,
+    collect_sources,
+    content_hash,
+    read_manifest,
+    scan_folder,
+    sha256_file,
+    split_column,
+)
+from revsearch.stores.reader import SourceReader
 from revsearch.vehicles import parse_class_name
 
-IMAGE_SUFFIXES = {
-    ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif",
-}  # fmt: skip
+__all__ = [
+    "CHUNK", "COMMIT_EVERY", "IMAGE_SUFFIXES", "STANFORD_PREFIX", "ChunkEngine", "ChunkWorker",
+    "ImageSource", "IndexReport", "Indexer", "Prepared", "ThreadEngine", "absolute",
+    "collect_sources", "read_manifest", "reindex", "scan_folder", "sha256_file",
+    "split_column",
+]  # fmt: skip
+
 CHUNK = 16  # images per worker task
 COMMIT_EVERY = 256  # images per SQLite transaction
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """A file to index, with its label when the input carries one (manifests do).
-
-    ``data``: its bytes when already in memory (API uploads, whose ``path`` may be an
-    ``s3://`` source that only the image store can read).
-    """
-
-    path: str
-    class_name: str | None = None
-    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -63,73 +69,6 @@ class IndexReport:
         return self.added + self.updated + self.duplicates + self.unchanged + len(self.failed)
 
 
-def absolute(path: str | Path) -> str:
-    """An absolute, normalised path that keeps symlinks as given (the source "as indexed")."""
-    return os.path.abspath(os.path.expanduser(path))
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def scan_folder(folder: Path) -> list[ImageSource]:
-    """Every image file below ``folder`` (by extension), in a stable order."""
-    files = (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    return [ImageSource(absolute(p)) for p in sorted(files)]
-
-
-STANFORD_PREFIX = "stanford-"
-
-
-def split_column(split: str) -> tuple[str, str]:
-    """A split name -> (manifest column, value): ``train``/``eval`` are the open-set protocol's
-    ``retrieval_split``; ``stanford-train``/``stanford-test`` the product protocol's
-    ``stanford_split``."""
-    if split.startswith(STANFORD_PREFIX):
-        return "stanford_split", split.removeprefix(STANFORD_PREFIX)
-    return "retrieval_split", split
-
-
-def read_manifest(
-    manifest: Path, *, split: str | None = None, limit: int | None = None
-) -> list[ImageSource]:
-    """Rows of a CSV with an ``image`` column (relative to the CSV) and optional labels."""
-    try:
-        with open(manifest, newline="") as handle:
-            reader = csv.DictReader(handle)
-            if "image" not in (reader.fieldnames or []):
-                raise BadParameterError(f"{manifest}: a manifest needs an 'image' column")
-            column, value = split_column(split) if split else ("", "")
-            if split and column not in (reader.fieldnames or []):
-                raise BadParameterError(f"{manifest}: no '{column}' column to filter on")
-            rows = [r for r in reader if not split or r.get(column) == value]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BadParameterError(f"{manifest}: cannot read manifest ({exc})") from None
-    base = Path(absolute(manifest)).parent
-    sources = [
-        ImageSource(
-            row["image"] if row["image"].startswith(S3_SCHEME) else absolute(base / row["image"]),
-            row.get("class_name") or None,
-        )
-        for row in rows
-    ]
-    return sources[:limit] if limit is not None else sources
-
-
-def collect_sources(
-    path: Path, *, split: str | None = None, limit: int | None = None
-) -> list[ImageSource]:
-    """A folder, a manifest CSV or a single image file -> sources."""
-    if not path.exists():
-        raise NotFoundError(f"{path}: no such file or folder")
-    if path.is_dir():
-        sources = scan_folder(path)
-        return sources[:limit] if limit is not None else sources
-    if path.suffix.lower() == ".csv":
-        return read_manifest(path, split=split, limit=limit)
-    return [ImageSource(absolute(path))]
-
-
 @dataclass
 class Prepared:
     source: ImageSource
@@ -141,23 +80,52 @@ class Prepared:
     known: bool = False
 
 
+Chunks = Iterator[tuple[list[Prepared], np.ndarray]]
+
+
+class ChunkEngine(Protocol):
+    """Runs ``worker`` over ``sources``, :data:`CHUNK` at a time, yielding in input order."""
+
+    def __call__(
+        self, worker: ChunkWorker, sources: Sequence[ImageSource], known: AbstractSet[str]
+    ) -> Chunks: ...
+
+
+@dataclass(frozen=True)
+class ThreadEngine:
+    """Chunks on a pool of ``workers`` threads in this process (default: one per core)."""
+
+    workers: int | None = None
+
+    def __call__(
+        self, worker: ChunkWorker, sources: Sequence[ImageSource], known: AbstractSet[str]
+    ) -> Chunks:
+        return ordered_map(
+            lambda chunk: worker(chunk, known),
+            chunked(list(sources), CHUNK),
+            self.workers or os.cpu_count() or 1,
+        )
+
+
 class Indexer:
+    """Sources in, committed catalog rows out: the part that must happen once and in order
+    (the model guard, skipping known content, batched commits, the report); the per-chunk
+    work runs on ``engine`` (default: threads, ``workers`` of them)."""
+
     def __init__(
         self,
         catalog: Catalog,
         encoder: OnnxEncoder,
         *,
         workers: int | None = None,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        limits: DecodeLimits = DEFAULT_LIMITS,
         read: Callable[[str], bytes] | None = None,
+        engine: ChunkEngine | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
-        self.workers = workers or os.cpu_count() or 1
-        self.chunk_worker = ChunkWorker(
-            encoder, max_pixels=max_pixels, max_bytes=max_bytes, read=read
-        )
+        self.engine: ChunkEngine = engine or ThreadEngine(workers)
+        self.chunk_worker = ChunkWorker(encoder, limits=limits, read=read)
 
     def run(
         self,
@@ -168,15 +136,16 @@ class Indexer:
     ) -> IndexReport:
         """Index ``sources``. ``strict``: any unreadable file aborts before anything is written."""
         self.catalog.bind_model(self.encoder.model_id, self.encoder.dim)
-        known = self.catalog.db.hashes()
+        known = self._known(sources)
         report = IndexReport()
+        chunks: Iterable[tuple[list[Prepared], np.ndarray]]
         if strict:
-            chunks = list(self._encoded_chunks(sources, known))
+            chunks = list(self.engine(self.chunk_worker, sources, known))
             failures = [p.error for chunk, _ in chunks for p in chunk if p.error]
             if failures:
                 raise failures[0]
         else:
-            chunks = self._encoded_chunks(sources, known)
+            chunks = self.engine(self.chunk_worker, sources, known)
         pending: list[tuple[Prepared, np.ndarray]] = []
         for chunk, vectors in chunks:
             rows = iter(vectors)
@@ -215,15 +184,13 @@ class Indexer:
         report.duplicates += statuses.count("duplicate")
         pending.clear()
 
-    def _encoded_chunks(
-        self, sources: Sequence[ImageSource], known: set[str]
-    ) -> Iterator[tuple[list[Prepared], np.ndarray]]:
-        """Encoded chunks in input order, computed by parallel workers."""
-        return ordered_map(
-            lambda chunk: self.chunk_worker(chunk, known),
-            chunked(list(sources), CHUNK),
-            self.workers,
-        )
+    def _known(self, sources: Sequence[ImageSource]) -> set[str]:
+        """The stored hashes that matter: when every source brings its own (uploads), only
+        which of those are stored, else the whole column (read once, then a set lookup)."""
+        given = [source.known_hash for source in sources]
+        if all(given):
+            return self.catalog.known_hashes(among=[h for h in given if h])
+        return self.catalog.known_hashes()
 
 
 class ChunkWorker:
@@ -237,14 +204,12 @@ class ChunkWorker:
         self,
         encoder: OnnxEncoder,
         *,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        limits: DecodeLimits = DEFAULT_LIMITS,
         read: Callable[[str], bytes] | None = None,
     ) -> None:
         self.encoder = encoder
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
-        self.read = read or SourceReader(max_bytes)
+        self.limits = limits
+        self.read = read or SourceReader(limits.max_bytes)
 
     def __call__(
         self, chunk: Sequence[ImageSource], known: AbstractSet[str]
@@ -263,17 +228,13 @@ class ChunkWorker:
     def _prepare(self, source: ImageSource, known: AbstractSet[str]) -> Prepared:
         try:
             data = self.read(source.path) if source.data is None else source.data
-            content_hash = hashlib.sha256(data).hexdigest()
-            if content_hash in known:
-                return Prepared(source, content_hash, known=True)
+            digest = source.known_hash or content_hash(data)
+            if digest in known:
+                return Prepared(source, digest, known=True)
             decoded = decode(
-                data,
-                max_pixels=self.max_pixels,
-                max_bytes=self.max_bytes,
-                draft_size=self.encoder.draft_size,
-                name=source.path,
+                data, self.limits, draft_size=self.encoder.draft_size, name=source.path
             )
-            return Prepared(source, content_hash, decoded.width, decoded.height, decoded.image)
+            return Prepared(source, digest, decoded.width, decoded.height, decoded.image)
         except RevSearchError as exc:
             return Prepared(source, error=exc)
 
@@ -292,7 +253,7 @@ def reindex(
     New vectors are stored beside the old ones in committed batches, so an interrupted
     reindex resumes, and searches keep working on the old model until the final switch.
     """
-    todo = catalog.db.ids_without_vector(encoder.model_id)
+    todo = catalog.missing_vectors(encoder.model_id)
     if on_start:
         on_start(len(todo))
     for batch in chunked(todo, COMMIT_EVERY):
@@ -305,11 +266,13 @@ def reindex(
                 read=read,
             )
         except RevSearchError as exc:
-            raise RevSearchError(
-                f"cannot reindex: {exc}; restore the file or drop it with 'revsearch remove'"
-            ) from None
-        catalog.db.put_vectors(ids, vectors, encoder.model_id)
+            # Same class (so the same status and exit code), with the reindex hint added.
+            exc.args = (
+                f"cannot reindex: {exc}; restore the file or drop it with 'revsearch remove'",
+            )
+            raise exc from None
+        catalog.stage_vectors(ids, vectors, encoder.model_id)
         if on_progress:
             on_progress(len(batch))
-    catalog.db.switch_model(encoder.model_id, encoder.dim)
+    catalog.switch_model(encoder.model_id, encoder.dim)
     return len(todo)

@@ -1,8 +1,8 @@
 """Find the cars in a photo from the encoder's ``localizer`` output, and choose the one to search.
 
 Every catalog image is a tight crop; a phone photo is not. A model with a localiser head
-(:mod:`revsearch.training.localizer`) returns, beside the embedding, a grid of cells each
-holding a car-centre logit and the log distances from the cell to its car's edges. Here the
+(:mod:`revsearch.training.localizer`) returns, for a small copy of the photo, a grid of cells
+each holding a car-centre logit and the log distances from the cell to its car's edges. Here the
 grid becomes boxes (greedy non-maximum suppression, each box the score-weighted mean of the
 cells that agree with it), the largest box is the car searched, and a box that already fills
 the photo means the photo is left as it is.
@@ -17,7 +17,12 @@ import numpy as np
 from revsearch.errors import BadParameterError
 
 LOCALIZER_OUTPUT = "localizer"
-GRID = 15  # cells per side of the localiser's grid (stride 16 at 240 px)
+# A boolean graph input: the head runs only when it is true (an ONNX ``If``), so the
+# embedding's pass does not pay for it.
+LOCALIZER_SWITCH = "loc.enabled"
+# The side photos are squashed to for the localiser's own pass, a model's default: about half
+# the cost of the embedding's pass at 240 px. Its grid has a cell per 16 pixels (10 x 10).
+LOCATE_SIZE = 160
 MIN_SCORE = 0.5  # a box needs one cell this sure that a car's centre is there
 AGREE_IOU = 0.6  # cells whose boxes overlap the best one this much vote on its edges
 INSIDE = 0.5  # a box lying this much inside a car found is part of it, not another car
@@ -64,10 +69,11 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def boxes_from_map(raw: np.ndarray, min_score: float = MIN_SCORE) -> list[FoundCar]:
     """(5, G, G) localiser output -> the cars found, most confident first."""
+    grid = raw.shape[-1]
     scores = 1.0 / (1.0 + np.exp(-raw[0].astype(np.float64)))
-    centres = (np.arange(GRID) + 0.5) / GRID
+    centres = (np.arange(grid) + 0.5) / grid
     cx, cy = np.meshgrid(centres, centres)
-    distances = np.exp(np.clip(raw[1:].astype(np.float64), -6, 3)) / GRID
+    distances = np.exp(np.clip(raw[1:].astype(np.float64), -6, 3)) / grid
     cells = np.stack([cx - distances[0], cy - distances[1],
                       cx + distances[2], cy + distances[3]], axis=-1).reshape(-1, 4)  # fmt: skip
     cells = np.clip(cells, 0.0, 1.0)
@@ -79,7 +85,8 @@ def boxes_from_map(raw: np.ndarray, min_score: float = MIN_SCORE) -> list[FoundC
         overlap = _ious(cells[order[0]], cells[order])
         members = order[overlap >= AGREE_IOU]
         weights = scores[members][:, None]
-        box = (cells[members] * weights).sum(axis=0) / weights.sum()
+        # A weighted mean of boxes within 0-1 can still round just past 1.
+        box = np.clip((cells[members] * weights).sum(axis=0) / weights.sum(), 0.0, 1.0)
         found.append(FoundCar(box, float(scores[order[0]])))
         order = order[(overlap < AGREE_IOU * 0.5) & (_inside(box, cells[order]) < INSIDE)]
     return found
@@ -130,7 +137,7 @@ def parse_box(text: str) -> Box:
         values = ()
     if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
         raise BadParameterError(f"box must be 'x1,y1,x2,y2' with x1 < x2 and y1 < y2, got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def scale_box(box: Box, source: tuple[int, int], target: tuple[int, int]) -> Box:

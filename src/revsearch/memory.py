@@ -16,7 +16,7 @@ import ctypes
 import ctypes.util
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -71,7 +71,7 @@ class MemoryBudget:
 
 
 @cache
-def _malloc_trim() -> object | None:
+def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
@@ -85,7 +85,7 @@ def release_memory() -> bool:
     trim = _malloc_trim()
     if trim is None:
         return False
-    trim(0)  # type: ignore[operator]
+    trim(0)
     return True
 
 

@@ -12,10 +12,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from revsearch.config import DecodeLimits
 from revsearch.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -37,8 +39,21 @@ except ImportError:  # pragma: no cover - pillow-heif is a core dependency
 Image.MAX_IMAGE_PIXELS = None
 Image.init()  # load every plug-in now, so ACCEPTED_FORMATS can be checked against them
 
-DEFAULT_MAX_PIXELS = 50_000_000
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_LIMITS = DecodeLimits()  # as revsearch.config declares them
+
+
+class DecodeOptions(TypedDict, total=False):
+    """:func:`decode`'s keyword options that its wrappers pass through."""
+
+    max_pixels: int | None
+    max_bytes: int | None
+    name: str | None
+
+
+class LoadOptions(DecodeOptions, total=False):
+    draft_size: int | None
+
+
 EXIF_ORIENTATION = 0x0112
 # The formats a car photo comes in, by Pillow's name (a JPEG with several pictures opens as
 # "MPO"). Every other plug-in (DDS, SPIDER, EPS, ...) is attack surface and is refused.
@@ -91,13 +106,17 @@ class Decoded:
 
 def decode(
     source: bytes | str | Path,
+    limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int | None = None,
+    max_bytes: int | None = None,
     draft_size: int | None = None,
     name: str | None = None,
 ) -> Decoded:
     """Decode any accepted image into an upright RGB image, enforcing size limits.
+
+    ``limits``: file bytes and header pixels; ``max_pixels`` / ``max_bytes``, when given,
+    override one of them (callers that carry no :class:`DecodeLimits`).
 
     The pixel limit is checked from the header, before any pixel is decoded, which is what
     stops decompression bombs; decoding then waits for its share of the process's decoding
@@ -106,7 +125,8 @@ def decode(
     reduced right after decoding, before any full-size copy. Whatever goes wrong inside a
     decoder is the file's fault and raises a :mod:`revsearch.errors` exception, nothing else.
     """
-    data = read_bytes(source, max_bytes)
+    max_pixels = limits.max_pixels if max_pixels is None else max_pixels
+    data = read_bytes(source, limits.max_bytes if max_bytes is None else max_bytes)
     name = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
         with warnings.catch_warnings():
@@ -127,7 +147,7 @@ def decode(
 
 
 def _decode(data: bytes, max_pixels: int, draft_size: int | None, name: str) -> Decoded:
-    image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLargeError(
@@ -182,9 +202,9 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def load_image(source: bytes | str | Path, **options: object) -> Image.Image:
+def load_image(source: bytes | str | Path, **options: Unpack[LoadOptions]) -> Image.Image:
     """:func:`decode`, when only the image matters."""
-    return decode(source, **options).image  # type: ignore[arg-type]
+    return decode(source, **options).image
 
 
 def read_bytes(source: bytes | str | Path, max_bytes: int) -> bytes:
@@ -255,6 +275,8 @@ def to_array(image: Image.Image, mean: Sequence[float], std: Sequence[float]) ->
     return array
 
 
-def prepare(source: bytes | str | Path, transform: Transform, **limits: int) -> np.ndarray:
+def prepare(
+    source: bytes | str | Path, transform: Transform, **limits: Unpack[DecodeOptions]
+) -> np.ndarray:
     """Decode and transform one image: the function every caller goes through."""
-    return transform(decode(source, draft_size=transform.size, **limits).image)  # type: ignore[arg-type]
+    return transform(decode(source, draft_size=transform.size, **limits).image)

@@ -44,7 +44,7 @@ def local_features(image: Image.Image) -> LocalFeatures:
     scale = FEATURE_SIDE / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     gray = image.convert("L").resize(size, Image.Resampling.BILINEAR)
-    orb = cv2.ORB_create(nfeatures=FEATURES)  # cheap; one per call is thread-safe
+    orb = cv2.ORB.create(nfeatures=FEATURES)  # cheap; one per call is thread-safe
     keypoints, descriptors = orb.detectAndCompute(np.asarray(gray), None)
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     return LocalFeatures(points, descriptors if len(keypoints) else None)

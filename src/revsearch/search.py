@@ -11,13 +11,15 @@ import numpy as np
 from PIL import Image
 
 from revsearch.catalog.catalog import Catalog, Hit
+from revsearch.config import DecodeLimits
 from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, RevSearchError
+from revsearch.index.base import Filters
 from revsearch.localize import Box, check_box, scale_box, to_pixels
 from revsearch.prediction import VOTE_NEIGHBOURS, Prediction
 from revsearch.prediction import predict as vote_predict
-from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
+from revsearch.preprocess import DEFAULT_LIMITS, decode
 from revsearch.same_image import (
     SAME_IMAGE_CANDIDATES,
     LocalFeatures,
@@ -76,16 +78,14 @@ class Searcher:
         catalog: Catalog,
         encoder: OnnxEncoder,
         *,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        limits: DecodeLimits = DEFAULT_LIMITS,
         originals: ImageStore | None = None,
         same_image_candidates: int = SAME_IMAGE_CANDIDATES,
     ) -> None:
         catalog.bind_model(encoder.model_id, encoder.dim)
         self.catalog = catalog
         self.encoder = encoder
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
+        self.limits = limits
         self.originals = originals
         self.same_image_candidates = same_image_candidates
 
@@ -95,9 +95,7 @@ class Searcher:
         k: int = 6,
         *,
         min_score: float | None = None,
-        make: str | None = None,
-        year_min: int | None = None,
-        year_max: int | None = None,
+        filters: Filters | None = None,
         box: Box | None = None,
     ) -> SearchResponse:
         """``box``: search only this region (the uploaded photo's pixels, upright); else the
@@ -105,15 +103,8 @@ class Searcher:
         check_k(k)
         if min_score is not None and not -1.0 <= min_score <= 1.0:
             raise BadParameterError(f"min_score must be between -1 and 1, got {min_score}")
-        if year_min is not None and year_max is not None and year_min > year_max:
-            raise BadParameterError(f"year_min {year_min} is after year_max {year_max}")
         start = time.perf_counter()
-        decoded = decode(
-            image,
-            max_pixels=self.max_pixels,
-            max_bytes=self.max_bytes,
-            draft_size=self.encoder.draft_size,
-        )
+        decoded = decode(image, self.limits, draft_size=self.encoder.draft_size)
         photo = decoded.image
         size = (decoded.width, decoded.height)
         decoded_at = time.perf_counter()
@@ -124,14 +115,7 @@ class Searcher:
         vector = encoded.vector
         encoded_at = time.perf_counter()
         checks = self.same_image_candidates if self.originals is not None else 0
-        response = self.search_vector(
-            vector,
-            max(k, checks),
-            min_score=min_score,
-            make=make,
-            year_min=year_min,
-            year_max=year_max,
-        )
+        response = self.search_vector(vector, max(k, checks), min_score=min_score, filters=filters)
         searched_at = time.perf_counter()
         if checks:
             searched = photo.crop(encoded.box) if encoded.box else photo
@@ -172,12 +156,8 @@ class Searcher:
     def _shows(self, hit: Hit, features: LocalFeatures) -> bool:
         assert self.originals is not None
         try:
-            image = decode(
-                self.originals.get(hit.record.source),
-                max_pixels=self.max_pixels,
-                max_bytes=self.max_bytes,
-                draft_size=self.encoder.spec.input_size,
-            ).image
+            original = self.originals.get(hit.record.source)
+            image = decode(original, self.limits, draft_size=self.encoder.spec.input_size).image
         except RevSearchError:  # gone from the store, or no longer decodable: not the same
             return False
         return is_same_image(features, local_features(image))
@@ -188,13 +168,9 @@ class Searcher:
         k: int,
         *,
         min_score: float | None = None,
-        make: str | None = None,
-        year_min: int | None = None,
-        year_max: int | None = None,
+        filters: Filters | None = None,
     ) -> SearchResponse:
-        hits = self.catalog.search(
-            vector, max(k, VOTE_NEIGHBOURS), make=make, year_min=year_min, year_max=year_max
-        )
+        hits = self.catalog.search(vector, max(k, VOTE_NEIGHBOURS), filters)
         if min_score is not None:
             hits = [h for h in hits if h.score >= min_score]
         return SearchResponse(hits[:k], predict(hits, self.encoder.spec.vote_temperature))

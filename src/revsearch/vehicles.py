@@ -21,13 +21,14 @@ class Vehicle:
 
 def parse_class_name(class_name: str | None) -> Vehicle:
     """Best-effort split; unknown parts are None rather than guesses."""
-    words = (class_name or "").split()
+    text = class_name or ""
+    words = text.split()
     if not words:
         return Vehicle()
     year = None
     if len(words) > 1 and len(words[-1]) == 4 and words[-1].isdigit():
         year = int(words.pop())
-    make = next((m for m in MULTI_WORD_MAKES if class_name.startswith(m + " ")), words[0])
+    make = next((m for m in MULTI_WORD_MAKES if text.startswith(m + " ")), words[0])
     rest = words[len(make.split()) :]
     body = rest.pop() if len(rest) > 1 and rest[-1] in BODY_STYLES else None
     return Vehicle(make=make, model=" ".join(rest) or None, body=body, year=year)

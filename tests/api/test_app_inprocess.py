@@ -11,8 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from revsearch.api.app import create_app
+from revsearch.api.errors import STATUS_CODES
 from revsearch.config import Settings
-from revsearch.errors import CatalogNotFoundError, ModelNotFoundError
+from revsearch.errors import CatalogNotFoundError, EmptyCatalogError, ModelNotFoundError
 
 
 def request(app: FastAPI, method: str, url: str, **options: object) -> httpx.Response:
@@ -70,4 +71,38 @@ def test_error_shape_for_framework_errors(app: FastAPI) -> None:
     assert response.status_code == 422
     assert response.json() == {
         "error": {"code": "bad_parameter", "message": "image: Field required"}
+    }
+
+
+def test_an_empty_catalog_is_a_409_json_error_not_a_500(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def empty() -> None:
+        raise EmptyCatalogError("catalog /cat is empty: index some images first")
+
+    monkeypatch.setattr(app.state.services.catalog, "stats", empty)
+    response = request(app, "GET", "/api/stats")
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": {
+            "code": "catalog_empty",
+            "message": "catalog /cat is empty: index some images first",
+        }
+    }
+
+
+def test_framework_error_codes_come_from_the_error_classes() -> None:
+    assert STATUS_CODES == {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        408: "request_timeout",
+        413: "image_too_large",
+        415: "unsupported_media_type",
+        416: "range_not_satisfiable",
+        422: "bad_parameter",
+        503: "not_ready",
+        507: "disk_full",
     }

@@ -10,8 +10,8 @@ import pytest
 
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo, held_out_photo
-from tests.api.server import TOKEN, LiveServer, live_server
 from tests.small_disk import fill, free, small_disk
+from tests.support.live_server import TOKEN, LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,9 @@ import pytest
 from revsearch.errors import InvalidImageError
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo
-from tests.api.server import TOKEN, LiveServer
-from tests.crafted import CRAFTED, crafted, encode, refused_format, synthetic
+from tests.crafted import CRAFTED, crafted, refused_format
+from tests.support.images import encode, synthetic
+from tests.support.live_server import TOKEN, LiveServer
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from PIL import Image
 from revsearch.encoder.onnx import OnnxEncoder
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo
-from tests.api.server import LiveServer
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 

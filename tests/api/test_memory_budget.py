@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from tests.api.http import search
 from tests.api.photos import catalog_photo
-from tests.api.server import LiveServer, copy_catalog, live_server
+from tests.support.live_server import LiveServer, server_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -50,14 +50,7 @@ def reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-@pytest.fixture(scope="module")
-def budget_server(
-    built_catalog: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> LiveServer:
-    folder = tmp_path_factory.mktemp("memory")
-    catalog = copy_catalog(built_catalog, folder / "catalog")
-    with live_server(catalog, model_path, folder) as live:
-        yield live
+budget_server = server_fixture("budget_server", scope="module")
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")

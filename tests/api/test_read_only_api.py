@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo
-from tests.api.server import TOKEN, LiveServer, live_server
-from tests.privileges import UNPRIVILEGED, read_only_copy, remove, why_not_unprivileged
+from tests.privileges import why_not_unprivileged
+from tests.support.live_server import TOKEN, LiveServer, server_fixture
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,21 +17,11 @@ pytestmark = [
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def read_only_server(
-    built_catalog: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """As an unprivileged user, with a token (so writes get past the token check)."""
-    home, catalog = read_only_copy(built_catalog, "revsearch-ro-api-")
-    try:
-        with live_server(
-            catalog, model_path, tmp_path_factory.mktemp("ro-api"), serve=True,
-            user=UNPRIVILEGED, REVSEARCH_HOME=str(home), HOME=str(home),
-            REVSEARCH_API_TOKEN=TOKEN, REVSEARCH_EXACT_SEARCH_LIMIT="50",
-        ) as live:  # fmt: skip
-            yield live
-    finally:
-        remove(catalog.parent)
+read_only_server = server_fixture(
+    "read_only_server", scope="module", read_only=True,
+    REVSEARCH_API_TOKEN=TOKEN, REVSEARCH_EXACT_SEARCH_LIMIT="50",
+    doc="As an unprivileged user, with a token (so writes get past the token check).",
+)  # fmt: skip
 
 
 def test_a_read_only_catalog_is_served(read_only_server: LiveServer) -> None:

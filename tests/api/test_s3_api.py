@@ -18,10 +18,10 @@ from PIL import Image
 
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo, held_out_photo
-from tests.api.server import TOKEN, LiveServer, copy_catalog, live_server
 from tests.api.test_writes_api import AUTH, add, count
-from tests.samples import encode
 from tests.stores.s3server import AWS_ENV, MotoServer, aws_env, moto_server
+from tests.support.images import encode
+from tests.support.live_server import TOKEN, LiveServer, copy_catalog, live_server
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,6 @@ a fixed number of examples per operation, derandomised, so a CI run is short and
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -19,8 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.api.server import TOKEN, LiveServer, copy_catalog, live_server
-from tests.privileges import UNPRIVILEGED, read_only_copy, remove, why_not_unprivileged
+from tests.support.live_server import TOKEN, LiveServer, server_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -36,32 +33,10 @@ FUZZ_SETTINGS = settings(
 )
 
 
-@pytest.fixture(scope="module")
-def token_server(
-    built_catalog: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("fuzz-token")
-    catalog = copy_catalog(built_catalog, folder / "catalog")
-    with live_server(catalog, model_path, folder, serve=True, REVSEARCH_API_TOKEN=TOKEN) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def read_only_server(
-    built_catalog: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    if reason := why_not_unprivileged():
-        pytest.skip(reason)
-    home, catalog = read_only_copy(built_catalog, "revsearch-fuzz-ro-")
-    try:
-        with live_server(
-            catalog, model_path, tmp_path_factory.mktemp("fuzz-ro"), serve=True,
-            user=UNPRIVILEGED, REVSEARCH_HOME=str(home), HOME=str(home),
-            REVSEARCH_API_TOKEN=TOKEN,
-        ) as live:  # fmt: skip
-            yield live
-    finally:
-        remove(catalog.parent)
+token_server = server_fixture("token_server", scope="module", serve=True, REVSEARCH_API_TOKEN=TOKEN)
+read_only_server = server_fixture(
+    "read_only_server", scope="module", read_only=True, REVSEARCH_API_TOKEN=TOKEN
+)
 
 
 def check_answer(case: schemathesis.Case, server: LiveServer) -> None:

@@ -13,8 +13,8 @@ from PIL import Image
 from revsearch.eval.perturb import COPY_EDITS
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo, held_out_photo
-from tests.api.server import LiveServer
 from tests.samples import not_an_image, png_bomb, truncated_jpeg
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 

@@ -35,7 +35,8 @@ def overlap(a: list[int], b: tuple[int, int, int, int]) -> float:
 def test_a_tight_crop_is_searched_whole(client: httpx.Client) -> None:
     path, _ = catalog_photo(0)
     body = search(client, path.read_bytes(), k=3).json()
-    width, height = Image.open(path).size
+    with Image.open(path) as image:  # closed: the size alone does not load (and close) it
+        width, height = image.size
     assert body["query_box"] == [0, 0, width, height]
     assert body["results"][0]["score"] > 0.999  # unchanged: the very catalog vector
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.server import LiveServer, copy_catalog, live_server
+from tests.support.live_server import LiveServer, server_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -24,18 +22,12 @@ SLOW_CLIENTS = 20
 GRACE = 3.0  # seconds of slack on a busy machine
 
 
-@pytest.fixture(scope="module")
-def limited_server(
-    built_catalog: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("limits")
-    with live_server(
-        copy_catalog(built_catalog, folder / "catalog"), model_path, folder, serve=True,
-        REVSEARCH_HEADER_TIMEOUT=str(HEADER_TIMEOUT), REVSEARCH_BODY_TIMEOUT=str(BODY_TIMEOUT),
-        REVSEARCH_KEEP_ALIVE_TIMEOUT=str(KEEP_ALIVE_TIMEOUT),
-        REVSEARCH_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
-    ) as live:  # fmt: skip
-        yield live
+limited_server = server_fixture(
+    "limited_server", scope="module", serve=True,
+    REVSEARCH_HEADER_TIMEOUT=str(HEADER_TIMEOUT), REVSEARCH_BODY_TIMEOUT=str(BODY_TIMEOUT),
+    REVSEARCH_KEEP_ALIVE_TIMEOUT=str(KEEP_ALIVE_TIMEOUT),
+    REVSEARCH_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+)  # fmt: skip
 
 
 def connect(server: LiveServer) -> socket.socket:

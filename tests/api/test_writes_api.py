@@ -10,8 +10,8 @@ import pytest
 from tests.api.conftest import SMALL_UPLOAD_LIMIT
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo, held_out_photo
-from tests.api.server import TOKEN, LiveServer
 from tests.samples import not_an_image, png_bomb, truncated_jpeg
+from tests.support.live_server import TOKEN, LiveServer
 
 pytestmark = pytest.mark.slow
 

@@ -33,7 +33,10 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
         yield server
 
 
-@pytest.fixture(params=["embedded-exact", "embedded-hnsw", "milvus"])
+# milvus: a real milvus-lite server, hence slow.
+@pytest.fixture(
+    params=["embedded-exact", "embedded-hnsw", pytest.param("milvus", marks=pytest.mark.slow)]
+)
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "embedded-exact":
         return Backend(request.param, "embedded")

@@ -2,35 +2,30 @@
 
 It can be stopped and started again on the same data folder and port, to test what the
 catalog does while Milvus is down. Locally the Milvus tests skip when pymilvus or milvus-lite
-is not installed; with CI=true they fail, so CI cannot pass them silently.
+is not installed; on CI (tests.support.ci) they fail, so CI cannot pass them silently.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-import pytest
-
-from tests.api.server import free_port, stop_process
+from tests.support.ci import unavailable
+from tests.support.processes import free_port, spawn, stop_process, wait_ready
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
 
 def milvus_unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(f"Milvus tests cannot run on CI: {reason}")
-    pytest.skip(reason, allow_module_level=True)
+    unavailable(reason, what="Milvus tests")
 
 
 def milvus_command() -> list[str]:
@@ -79,40 +74,38 @@ class MilvusServer:
             *self.command, "--data-dir", str(self.data_dir),
             "--host", "127.0.0.1", "--port", str(self.port), "--max-workers", "8",
         ]  # fmt: skip
-        with open(self.log, "ab") as output:
-            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        self.process = spawn(command, self.log, append=True)
+        self._wait_ready(self.process)
 
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process, STOP_TIMEOUT_S)
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
         """Until the port accepts connections and a real RPC answers (bounded)."""
         from pymilvus import MilvusClient
 
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"milvus-lite exited at startup:\n{self.log.read_text()[-3000:]}"
-                )
+        def ready() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
                     pass
                 client = MilvusClient(uri=f"http://{self.address}", timeout=2.0)
                 try:
                     client.list_collections(timeout=2.0)
-                    return
+                    return True
                 finally:
                     client.close()
             except Exception:  # not listening yet
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(
-            f"milvus-lite not ready after {STARTUP_TIMEOUT_S}s:\n{self.log.read_text()}"
-        )
+                return False
+
+        try:
+            wait_ready(
+                process, self.log, ready, what="milvus-lite", timeout=STARTUP_TIMEOUT_S,
+                interval=0.2,
+            )  # fmt: skip
+        except RuntimeError:
+            self.stop()
+            raise
 
 
 @contextmanager

@@ -11,9 +11,11 @@ import pytest
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
 from revsearch.errors import ModelMismatchError
+from revsearch.index.base import Filters
 from revsearch.vehicles import Vehicle, parse_class_name
 from tests.backends.conftest import Backend
-from tests.backends.rows import DIM, ids_of, images, unit
+from tests.support.rows import DIM, ids_of, images
+from tests.support.rows import unit_vectors as unit
 
 ODD_MAKE = "Mc\"Laren's \\ Ünique"  # quotes, a backslash and a non-ASCII letter
 
@@ -38,7 +40,8 @@ def test_add_update_delete(catalog: Catalog) -> None:
     (hit,) = catalog.search(vecs[35], 1)
     assert hit.record.id == 8 and hit.score == pytest.approx(1.0, abs=1e-4)
     assert all(h.score < 0.99 for h in catalog.search(vecs[7], 5))  # the old vector is gone
-    assert ids_of(catalog.search(vecs[35], 1, make="bmw")) == [8]  # and its filter fields moved
+    # and its filter fields moved
+    assert ids_of(catalog.search(vecs[35], 1, Filters(make="bmw"))) == [8]
     assert catalog.remove([8, 9, 999]) == 2
     remaining = ids_of(catalog.search(vecs[35], 40))
     assert len(catalog) == 28 and len(remaining) == 28 and not {8, 9} & set(remaining)
@@ -70,17 +73,19 @@ def test_filters_on_make_and_year(catalog: Catalog) -> None:
     catalog.upsert(images(3, 25, "odd", Vehicle(make=ODD_MAKE, year=2010)), vecs[25:])
     query = vecs[0]
     for make in ("bmw", "BMW", "bMw"):
-        assert sorted(ids_of(catalog.search(query, 30, make=make))) == list(range(11, 21))
-    assert sorted(ids_of(catalog.search(query, 30, make=ODD_MAKE.upper()))) == [26, 27, 28]
-    assert catalog.search(query, 30, make="nope") == []
-    assert catalog.search(query, 30, make='" or make != "') == []  # no expression injection
+        assert sorted(ids_of(catalog.search(query, 30, Filters(make=make)))) == list(range(11, 21))
+    assert sorted(ids_of(catalog.search(query, 30, Filters(make=ODD_MAKE.upper())))) == [26, 27, 28]
+    assert catalog.search(query, 30, Filters(make="nope")) == []
+    # no expression injection
+    assert catalog.search(query, 30, Filters(make='" or make != "')) == []
     newer = [*range(1, 11), 26, 27, 28]
-    assert sorted(ids_of(catalog.search(query, 30, year_min=2008))) == newer
+    assert sorted(ids_of(catalog.search(query, 30, Filters(year_min=2008)))) == newer
     # Unknown years match no year range, on either side.
-    assert sorted(ids_of(catalog.search(query, 30, year_max=2009))) == list(range(11, 21))
-    assert sorted(ids_of(catalog.search(query, 30, year_min=2008, year_max=2011))) == [26, 27, 28]
-    assert catalog.search(query, 30, make="audi", year_max=2010) == []
-    hits = catalog.search(vecs[12], 3, make="BMW", year_min=2007, year_max=2007)
+    assert sorted(ids_of(catalog.search(query, 30, Filters(year_max=2009)))) == list(range(11, 21))
+    both = Filters(year_min=2008, year_max=2011)
+    assert sorted(ids_of(catalog.search(query, 30, both))) == [26, 27, 28]
+    assert catalog.search(query, 30, Filters(make="audi", year_max=2010)) == []
+    hits = catalog.search(vecs[12], 3, Filters(make="BMW", year_min=2007, year_max=2007))
     assert ids_of(hits)[0] == 13 and {h.record.make for h in hits} == {"BMW"}
 
 
@@ -105,9 +110,9 @@ def test_reindex_switches_model_behind_a_guard(catalog: Catalog) -> None:
     catalog.upsert(images(50), old)
     assert ids_of(catalog.search(old[3], 1)) == [4]
     new = unit(50, seed=9, dim=8)  # another model, another dimension
-    catalog.db.put_vectors(list(range(1, 51)), new, "model-b")
+    catalog.stage_vectors(list(range(1, 51)), new, "model-b")
     assert ids_of(catalog.search(old[3], 1)) == [4]  # searches use model-a until the switch
-    catalog.db.switch_model("model-b", 8)
+    catalog.switch_model("model-b", 8)
     catalog.vector_index()
     (hit,) = catalog.search(new[3], 1)
     assert hit.record.id == 4 and hit.score == pytest.approx(1.0, abs=1e-4)

@@ -10,18 +10,21 @@ import numpy as np
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
 from revsearch.index import milvus as milvus_backend
+from revsearch.index.base import Filters
 from revsearch.vehicles import Vehicle
 from tests.backends.milvus_server import MilvusServer
 
 K = 10
 
 
-def overlap(exact: Catalog, served: Catalog, queries: np.ndarray, **filters: object) -> float:
+def overlap(
+    exact: Catalog, served: Catalog, queries: np.ndarray, filters: Filters | None = None
+) -> float:
     """Mean top-K overlap between the two catalogs' answers (ties in score count as found)."""
     found = total = 0
     for query in queries:
-        truth = exact.search(query, K, **filters)
-        hits = {h.record.id for h in served.search(query, K, **filters)}
+        truth = exact.search(query, K, filters)
+        hits = {h.record.id for h in served.search(query, K, filters)}
         cutoff = truth[-1].score - 1e-5 if truth else 1.0
         found += sum(1 for h in truth if h.record.id in hits or h.score >= cutoff)
         total += len(truth)
@@ -34,12 +37,12 @@ def test_milvus_agrees_with_exact_search(
     path = tmp_path / "catalog"
     shutil.copytree(built_catalog, path)
     with Catalog.open(path) as exact, Catalog.open(path, vector_backend=milvus.url()) as served:
-        _, matrix = exact.db.vectors(exact.model_id or "", exact.dim or 0)
+        _, matrix = exact.vectors()
         assert exact.stats()["index_kind"] == "exact" and len(matrix) == 240
         assert overlap(exact, served, matrix) >= 0.95
         make = exact.get([1])[1].make
-        assert overlap(exact, served, matrix[::4], make=make.upper()) >= 0.95
-        assert overlap(exact, served, matrix[::4], year_min=2009, year_max=2011) >= 0.95
+        assert overlap(exact, served, matrix[::4], Filters(make=make.upper())) >= 0.95
+        assert overlap(exact, served, matrix[::4], Filters(year_min=2009, year_max=2011)) >= 0.95
         for query in matrix[:20]:  # same scores, not only the same ids
             a, b = exact.search(query, K), served.search(query, K)
             common = {h.record.id: h.score for h in a}
@@ -56,7 +59,7 @@ def test_milvus_hnsw_keeps_recall_on_a_larger_catalog(
     shutil.copytree(built_catalog, path)
     rng = np.random.default_rng(0)
     with Catalog.open(path, exact_search_limit=10**9) as exact:
-        _, real = exact.db.vectors(exact.model_id or "", exact.dim or 0)
+        _, real = exact.vectors()
         n = milvus_backend.FLUSH_AFTER + 2000
         # Real vectors plus noise shaped by the real per-dimension spread, renormalised.
         noisy = real[rng.integers(0, len(real), n)] + rng.normal(size=(n, real.shape[1])).astype(
@@ -71,4 +74,4 @@ def test_milvus_hnsw_keeps_recall_on_a_larger_catalog(
             served.vector_index()  # the re-sync: 12k rows, flushed and indexed
             queries = np.concatenate([real[::8], noisy[:30]])
             assert overlap(exact, served, queries) >= 0.95
-            assert overlap(exact, served, queries, make="synthetic") >= 0.95
+            assert overlap(exact, served, queries, Filters(make="synthetic")) >= 0.95

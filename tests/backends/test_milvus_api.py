@@ -9,8 +9,10 @@ import pytest
 
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo
-from tests.api.server import LiveServer, copy_catalog, live_server
 from tests.backends.milvus_server import MilvusServer, milvus_server
+from tests.support.live_server import LiveServer, copy_catalog, live_server
+
+pytestmark = pytest.mark.slow  # each test starts its own milvus-lite server
 
 
 @pytest.fixture

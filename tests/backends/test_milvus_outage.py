@@ -3,7 +3,6 @@ and after a restart on the same data everything works again and indexing resumes
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,11 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BackendUnavailableError
 from revsearch.indexing import Indexer, read_manifest
 from tests.backends.milvus_server import MilvusServer, milvus_server
-from tests.backends.rows import DIM, ids_of, images, unit
+from tests.support.rows import DIM, ids_of, images
+from tests.support.rows import unit_vectors as unit
+from tests.support.sqlite import sqlite_file
+
+pytestmark = pytest.mark.slow  # each test starts its own milvus-lite server
 
 
 @pytest.fixture
@@ -28,7 +31,7 @@ def server(tmp_path: Path) -> Iterator[MilvusServer]:
 
 def sqlite_state(path: Path) -> tuple[int, str, list[int]]:
     """(generation, meta, image ids) read straight from the file."""
-    with sqlite3.connect(path / "catalog.sqlite") as db:
+    with sqlite_file(path / "catalog.sqlite") as db:
         generation = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
         ids = [row[0] for row in db.execute("SELECT id FROM images ORDER BY id")]
         vectors = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
@@ -89,7 +92,7 @@ def test_an_interrupted_indexing_run_resumes_after_milvus_is_back(
         report = Indexer(catalog, encoder, workers=2).run(sources)
         assert (report.unchanged, report.added) == (committed, len(sources) - committed)
         assert len(catalog) == len(catalog.backend) == len(sources)
-        ids, matrix = catalog.db.vectors(catalog.model_id or "", catalog.dim or 0)
+        ids, matrix = catalog.vectors()
         for row in (0, committed, len(ids) - 1):  # before, at and after the interruption
             hit = catalog.search(matrix[row], 1)[0]
             assert hit.record.id == ids[row] and hit.score == pytest.approx(1.0, abs=1e-4)

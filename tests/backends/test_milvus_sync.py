@@ -8,10 +8,10 @@ import pytest
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.errors import BackendUnavailableError
-from revsearch.index.base import VectorRow
-from revsearch.vehicles import parse_class_name
+from revsearch.index.base import Filters, VectorRow
 from tests.backends.milvus_server import MilvusServer, milvus_unavailable
-from tests.backends.rows import DIM, ids_of, images, unit
+from tests.support.rows import DIM, ids_of, images
+from tests.support.rows import unit_vectors as unit
 
 try:
     from revsearch.index.milvus import GENERATION_KEY, MODEL_KEY, PENDING_KEY, MilvusBackend
@@ -59,8 +59,8 @@ def test_the_collection_records_the_generation_it_holds(
     with filled(tmp_path / "cat", url) as catalog:
         catalog.remove([3])
         props = properties(milvus, url)
-        assert props[GENERATION_KEY] == str(catalog.db.generation)
-        assert int(props[PENDING_KEY]) <= catalog.db.generation
+        assert props[GENERATION_KEY] == str(catalog.generation)
+        assert int(props[PENDING_KEY]) <= catalog.generation
         assert props[MODEL_KEY] == "model-a"
         assert milvus_ids(milvus, url) == set(range(1, 31)) - {3}
         stats = catalog.stats()
@@ -77,10 +77,10 @@ def test_a_crash_between_the_milvus_write_and_the_sqlite_commit_is_repaired(
         # What a process leaves behind when it dies after ``stage`` and before COMMIT: a new
         # id, a replaced vector and a deletion that SQLite never saw.
         backend.stage([VectorRow(31, vecs[35]), VectorRow(5, vecs[36])], [7])
-        generation = catalog.db.generation
+        generation = catalog.generation
     assert milvus_ids(milvus, url) == (set(range(1, 32)) - {7})
     with open_catalog(tmp_path / "cat", url) as restarted:
-        assert restarted.db.generation == generation and len(restarted) == 30
+        assert restarted.generation == generation and len(restarted) == 30
         assert ids_of(restarted.search(vecs[4], 1)) == [5]  # its own vector is back
         assert all(h.score < 0.99 for h in restarted.search(vecs[36], 5))
         assert 7 in ids_of(restarted.search(vecs[6], 3))
@@ -94,12 +94,12 @@ def test_writes_that_bypass_the_backend_are_caught_up_from_the_change_log(
 ) -> None:
     vecs = unit(30)
     with filled(tmp_path / "cat", url) as catalog:
-        assert catalog.search(vecs[0], 3, make="bmw") == []
+        assert catalog.search(vecs[0], 3, Filters(make="bmw")) == []
         # `revsearch add --class-name` relabels through SQLite only.
         relabel = "BMW M3 Coupe 2007"
-        catalog.db.update_metadata(1, relabel, parse_class_name(relabel))
-        assert ids_of(catalog.search(vecs[0], 3, make="bmw")) == [1]
-        assert ids_of(catalog.search(vecs[0], 3, year_max=2008)) == [1]
+        catalog.relabel(1, relabel)
+        assert ids_of(catalog.search(vecs[0], 3, Filters(make="bmw"))) == [1]
+        assert ids_of(catalog.search(vecs[0], 3, Filters(year_max=2008))) == [1]
 
 
 def test_without_a_change_log_a_full_resync_repairs_milvus(url: str, tmp_path: Path) -> None:
@@ -109,11 +109,11 @@ def test_without_a_change_log_a_full_resync_repairs_milvus(url: str, tmp_path: P
         catalog.save()  # prunes the log up to what Milvus holds
     with Catalog.open(tmp_path / "cat") as embedded:  # a writer that does not use Milvus
         relabel = "BMW M3 Coupe 2007"
-        embedded.db.update_metadata(2, relabel, parse_class_name(relabel))
+        embedded.relabel(2, relabel)
         embedded.remove([4])
-        embedded.db.prune_changes(embedded.db.generation)  # the log no longer reaches back
+        embedded._db.prune_changes(embedded.generation)  # the log no longer reaches back
     with open_catalog(tmp_path / "cat", url) as catalog:
-        assert ids_of(catalog.search(vecs[1], 3, make="BMW")) == [2]
+        assert ids_of(catalog.search(vecs[1], 3, Filters(make="BMW"))) == [2]
         assert 4 not in ids_of(catalog.search(vecs[3], 30))
 
 

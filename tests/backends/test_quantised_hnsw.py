@@ -3,17 +3,16 @@ keep vectors in less memory and must still find neighbours with cosine scores.""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from revsearch.index.hnsw import HnswIndex
+from tests.support.rows import unit_vectors
 
-
-def unit(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
-    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+unit = partial(unit_vectors, dim=64)
 
 
 @pytest.mark.parametrize("dtype", ["f16", "i8"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from revsearch.encoder.onnx import OnnxEncoder
+from tests.cli.run import revsearch, stats
 from tests.samples import (
     DATASET,
     car_photo,
@@ -25,26 +25,9 @@ from tests.samples import (
     truncated_jpeg,
     write_manifest,
 )
+from tests.support.sqlite import sqlite_file
 
-
-@pytest.fixture
-def env(tmp_path: Path, model_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "REVSEARCH_HOME": str(tmp_path / "home"),
-        "REVSEARCH_MODEL": str(model_path),
-    }
-
-
-def revsearch(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "revsearch", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-
-
-def stats(catalog: Path, env: dict[str, str]) -> dict:
-    result = revsearch("stats", "--json", "--catalog", catalog, env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+pytestmark = pytest.mark.slow  # every test runs ``revsearch`` as a real process (~1 s each)
 
 
 def test_index_search_add_remove_stats(tmp_path: Path, small_manifest: Path, env) -> None:
@@ -224,7 +207,7 @@ def test_killed_indexing_leaves_a_consistent_catalog_that_resumes(tmp_path: Path
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
             try:
-                with sqlite3.connect(catalog / "catalog.sqlite", timeout=1) as db:
+                with sqlite_file(catalog / "catalog.sqlite", timeout=1) as db:
                     committed = db.execute("SELECT count(*) FROM images").fetchone()[0]
             except sqlite3.OperationalError:
                 continue  # not created yet
@@ -235,7 +218,7 @@ def test_killed_indexing_leaves_a_consistent_catalog_that_resumes(tmp_path: Path
     finally:
         process.kill()
         process.wait(timeout=30)
-    with sqlite3.connect(catalog / "catalog.sqlite") as db:
+    with sqlite_file(catalog / "catalog.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         images = db.execute("SELECT count(*) FROM images").fetchone()[0]
         vectors = db.execute("SELECT count(*) FROM vectors").fetchone()[0]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ci import unavailable
+
 RAY_TIMEOUT_S = 240  # one command; a local Ray instance starts in about 5 s here
 ISOLATE = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]
 Isolated = Callable[[str], subprocess.CompletedProcess[str]]
@@ -25,13 +27,10 @@ Isolated = Callable[[str], subprocess.CompletedProcess[str]]
 
 @pytest.fixture(scope="session", autouse=True)
 def ray_extra() -> None:
-    """Without the 'ray' extra these tests skip locally and fail in CI (CI must not pass blind)."""
+    """Without the 'ray' extra these tests skip locally and fail on CI (tests.support.ci)."""
     if all(importlib.util.find_spec(name) for name in ("ray", "pyarrow")):
         return
-    message = "the 'ray' extra is not installed: pip install -e '.[ray]'"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable("the 'ray' extra is not installed: pip install -e '.[ray]'", what="Ray tests")
 
 
 @pytest.fixture(scope="session")

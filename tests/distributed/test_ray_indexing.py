@@ -62,7 +62,7 @@ def snapshot(path: Path) -> dict[str, tuple[tuple, np.ndarray]]:
     """source -> (id, hash, label, make, year, size; vector) of every image in a catalog."""
     with Catalog.open(path) as catalog:
         assert catalog.model_id and catalog.dim
-        ids, vectors = catalog.db.vectors(catalog.model_id, catalog.dim)
+        ids, vectors = catalog.vectors()
         records = catalog.get(ids.tolist())
     return {
         (r := records[int(i)]).source: (

@@ -19,7 +19,7 @@ from revsearch.stores import LocalStore, S3Store
 from revsearch.stores.s3 import parse_s3_url
 from tests.stores.s3server import MotoServer, aws_env, moto_server
 
-BACKENDS = ["local", "s3"]
+BACKENDS = ["local", pytest.param("s3", marks=pytest.mark.slow)]  # s3: a real moto_server
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A real S3 emulator, ``moto_server``, on a free loopback port for the store and API tests.
 
-Locally the S3 tests skip when moto or boto3 is not installed; with CI=true they fail, so a
-CI machine without the ``dev`` extra cannot pass them silently.
+Locally the S3 tests skip when moto or boto3 is not installed; on CI (tests.support.ci) they
+fail, so a CI machine without the ``dev`` extra cannot pass them silently.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,8 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from tests.api.server import free_port, stop_process
+from tests.support.ci import unavailable
+from tests.support.processes import free_port, spawn, stop_process, wait_ready
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -39,9 +39,7 @@ SCRUBBED_AWS_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS
 
 
 def s3_unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(f"S3 tests cannot run on CI: {reason}")
-    pytest.skip(reason)
+    unavailable(reason, what="S3 tests")
 
 
 @contextmanager
@@ -102,30 +100,19 @@ def moto_server(log_dir: Path) -> Iterator[MotoServer]:
     log = log_dir / f"moto-{port}.log"
     environment = {k: v for k, v in os.environ.items() if k not in SCRUBBED_AWS_ENV}
     environment.update(AWS_ENV)
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [executable, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=environment,
-        )
+    process = spawn([executable, "-H", "127.0.0.1", "-p", str(port)], log, environment)
     server = MotoServer(f"http://127.0.0.1:{port}", process, log)
     try:
-        _wait_ready(server)
+        with httpx.Client(base_url=server.url, timeout=2.0) as probe:
+
+            def ready() -> bool:
+                try:
+                    probe.get("/moto-api/")
+                    return True
+                except httpx.TransportError:
+                    return False
+
+            wait_ready(process, log, ready, what="moto_server", timeout=STARTUP_TIMEOUT_S)
         yield server
     finally:
         server.stop()
-
-
-def _wait_ready(server: MotoServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(base_url=server.url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"moto_server exited at startup:\n{server.log.read_text()}")
-            try:
-                client.get("/moto-api/")
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-    raise RuntimeError(f"moto_server not up after {STARTUP_TIMEOUT_S}s:\n{server.log.read_text()}")

@@ -16,8 +16,8 @@ from revsearch.errors import (
     NotFoundError,
 )
 from revsearch.stores import S3Store
-from tests.api.server import free_port
 from tests.stores.s3server import MotoServer, require_boto3
+from tests.support.processes import free_port
 
 OUTAGE_BUDGET_S = 15.0  # short timeouts + one retry: a dead endpoint must not hang a request
 

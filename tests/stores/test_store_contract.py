@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from revsearch.errors import BadParameterError, NotFoundError
-from tests.samples import car_photo, encode
+from tests.samples import car_photo
 from tests.stores.conftest import StoreCase
+from tests.support.images import encode
 
 
 def test_put_is_content_addressed_and_leaves_nothing_else(case: StoreCase) -> None:

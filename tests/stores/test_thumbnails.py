@@ -11,8 +11,9 @@ from PIL import Image
 
 from revsearch.errors import InvalidImageError
 from revsearch.stores import LocalStore, ThumbnailCache
-from tests.samples import encode, truncated_jpeg
+from tests.samples import truncated_jpeg
 from tests.stores.conftest import StoreCase
+from tests.support.images import encode
 
 
 def test_thumbnail_is_made_once_and_cached(case: StoreCase, tmp_path: Path) -> None:

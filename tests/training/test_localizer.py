@@ -14,14 +14,14 @@ import torch
 from PIL import Image
 
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.localize import GRID, LOCALIZER_OUTPUT, boxes_from_map
+from revsearch.localize import LOCALIZER_OUTPUT, boxes_from_map
 from revsearch.training.localizer import (
+    Head,
     composite,
     predicted_boxes,
     sample_photos,
     targets,
     training_cars,
-    upsample_matrix,
 )
 from tests.samples import MANIFEST, car_photo
 
@@ -50,9 +50,12 @@ def test_composites_hold_their_boxes() -> None:
     assert seen_empty and seen_several
 
 
+GRID = 15
+
+
 def test_targets_mark_the_centre_and_ignore_the_rest_of_the_car() -> None:
     box = np.asarray([0.2, 0.2, 0.6, 0.5], np.float32)
-    objectness, weight, assigned = targets([box])
+    objectness, weight, assigned = targets([box], GRID)
     centre = (int(0.35 * GRID), int(0.4 * GRID))
     assert objectness[centre] == 1 and weight[centre] == 1
     np.testing.assert_allclose(assigned[:, centre[0], centre[1]], box)
@@ -68,19 +71,25 @@ def test_targets_mark_the_centre_and_ignore_the_rest_of_the_car() -> None:
     assert float(decoded[0, centre[0], centre[1]]) == pytest.approx(centre_x - 0.1)
 
 
-def test_upsampling_keeps_constants_and_corners() -> None:
-    matrix = upsample_matrix(8, GRID)
-    assert matrix.shape == (64, GRID * GRID)
-    np.testing.assert_allclose(matrix.sum(axis=0), 1.0, atol=1e-6)
-    assert matrix[0, 0] == 1 and matrix[63, GRID * GRID - 1] == 1
+@pytest.mark.parametrize("side", [128, 160, 240])
+def test_the_head_reads_maps_of_any_side(side: int) -> None:
+    """One grid cell per 16 pixels, whatever side the photo was squashed to."""
+    grid, coarse = -(-side // 16), -(-side // 32)
+    head = Head(channels16=8, channels32=16)
+    raw = head(torch.zeros(2, 8, grid, grid), torch.zeros(2, 16, coarse, coarse))
+    assert raw.shape == (2, 5, grid, grid)
+    objectness, _, _ = targets([np.asarray([0.2, 0.2, 0.6, 0.5], np.float32)], grid)
+    assert objectness.shape == (grid, grid) and objectness.sum() >= 1
 
 
-def train_localizer(model: Path, output: Path, frames: int, epochs: int, limit: int) -> str:
+def train_localizer(
+    model: Path, output: Path, frames: int, epochs: int, limit: int, *options: str
+) -> str:
     """Run the real command; returns its stdout."""
     result = subprocess.run(
         [sys.executable, "-m", "revsearch", "train-localizer", "--manifest", str(MANIFEST),
          "--model", str(model), "--output", str(output), "--frames", str(frames),
-         "--epochs", str(epochs), "--limit", str(limit)],
+         "--epochs", str(epochs), "--limit", str(limit), *options],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -97,19 +106,26 @@ def test_train_localizer_appends_a_head_and_keeps_the_embedding(
     located = OnnxEncoder(output, threads=1)
     before = OnnxEncoder(model_path, threads=1, locate=False)
     assert located.locates and located.model_id == before.model_id
-    report = json.loads(
+    spec = json.loads(
         next(p.value for p in onnx.load(str(output)).metadata_props if p.key == "revsearch")
-    )["localizer"]
+    )
+    report = spec["localizer"]
     assert report["frames"] == 96 and 0 <= report["mean_iou"] <= 1
-    batch = before.transform(Image.open(car_photo()).convert("RGB"))[None]
-    vectors, grids = located.locate_arrays(batch)
-    np.testing.assert_allclose(vectors, before.encode_arrays(batch), atol=1e-6)
-    assert grids.shape == (1, 5, GRID, GRID)
+    assert spec["locate_size"] == report["input_size"] == 160
+    photo = Image.open(car_photo()).convert("RGB")
+    batch = before.transform(photo)[None]
+    np.testing.assert_allclose(located.encode_arrays(batch), before.encode_arrays(batch),
+                               atol=1e-6)  # fmt: skip
+    grids = located.locate_arrays(located.locate_transform(photo)[None])
+    assert grids.shape == (1, 5, 10, 10)
     assert LOCALIZER_OUTPUT in [o.name for o in located.session.get_outputs()]
     for found in boxes_from_map(grids[0], min_score=0.0):
         x1, y1, x2, y2 = found.box
         assert 0 <= found.score <= 1 and 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
     # Training again on the located model replaces its head instead of stacking another.
     again = tmp_path / "again.onnx"
-    train_localizer(output, again, frames=64, epochs=1, limit=30)
+    train_localizer(output, again, 64, 1, 30, "--input-size", "128")
     assert len(onnx.load(str(again)).graph.node) == len(onnx.load(str(output)).graph.node)
+    relocated = OnnxEncoder(again, threads=1)
+    assert relocated.locate_transform.size == 128
+    assert relocated.locate_arrays(relocated.locate_transform(photo)[None]).shape[-1] == 8

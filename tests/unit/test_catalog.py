@@ -1,47 +1,23 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
-from revsearch.errors import CatalogNotFoundError, ModelMismatchError
-from revsearch.index.base import DEFAULT_SEARCH_EF
+from revsearch.errors import (
+    BadParameterError,
+    CatalogNotFoundError,
+    EmptyCatalogError,
+    ModelMismatchError,
+)
+from revsearch.index.base import DEFAULT_SEARCH_EF, Filters
 from revsearch.index.embedded import HNSW_FILE, HNSW_STATE_FILE
-from revsearch.vehicles import parse_class_name
-
-DIM = 16
-
-
-def vectors(n: int, seed: int = 0) -> np.ndarray:
-    out = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
-def images(n: int, start: int = 0, class_name: str = "Audi TTS Coupe 2012") -> list[NewImage]:
-    return [
-        NewImage(
-            source=f"/photos/{i}.jpg",
-            content_hash=f"hash-{i}",
-            width=224,
-            height=224,
-            class_name=class_name,
-            vehicle=parse_class_name(class_name),
-        )
-        for i in range(start, start + n)
-    ]
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    cat = Catalog.open(tmp_path / "cat", create=True, exact_search_limit=50)
-    cat.bind_model("model-a", DIM)
-    yield cat
-    cat.close()
+from tests.support.rows import DIM, images
+from tests.support.rows import unit_vectors as vectors
+from tests.support.sqlite import sqlite_file
 
 
 def test_open_missing_catalog_is_a_clear_error(tmp_path: Path) -> None:
@@ -80,7 +56,7 @@ def test_remove(catalog: Catalog) -> None:
     assert catalog.remove([1, 2]) == 2
     assert len(catalog) == 3
     assert {h.record.id for h in catalog.search(vecs[0], 10)} == {3, 4, 5}
-    with sqlite3.connect(catalog.path / "catalog.sqlite") as db:
+    with sqlite_file(catalog.path / "catalog.sqlite") as db:
         assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == 3
 
 
@@ -88,9 +64,9 @@ def test_filters(catalog: Catalog) -> None:
     vecs = vectors(6)
     catalog.upsert(images(3, 0, "Audi TTS Coupe 2012"), vecs[:3])
     catalog.upsert(images(3, 3, "BMW M3 Coupe 2007"), vecs[3:])
-    assert {h.record.make for h in catalog.search(vecs[0], 6, make="bmw")} == {"BMW"}
-    assert {h.record.year for h in catalog.search(vecs[0], 6, year_max=2010)} == {2007}
-    assert catalog.search(vecs[0], 6, year_min=2013) == []
+    assert {h.record.make for h in catalog.search(vecs[0], 6, Filters(make="bmw"))} == {"BMW"}
+    assert {h.record.year for h in catalog.search(vecs[0], 6, Filters(year_max=2010))} == {2007}
+    assert catalog.search(vecs[0], 6, Filters(year_min=2013)) == []
 
 
 def test_switches_to_hnsw_above_the_limit_and_persists_it(catalog: Catalog) -> None:
@@ -101,7 +77,7 @@ def test_switches_to_hnsw_above_the_limit_and_persists_it(catalog: Catalog) -> N
     assert catalog.vector_index().kind == "hnsw"
     catalog.save()
     state = json.loads((catalog.path / HNSW_STATE_FILE).read_text())
-    assert state["generation"] == catalog.db.generation and state["count"] == 120
+    assert state["generation"] == catalog.generation and state["count"] == 120
     # A new process loads the saved file and finds the same neighbours.
     with Catalog.open(catalog.path, exact_search_limit=50) as again:
         assert again.search(vecs[77], 1)[0].record.id == 78
@@ -125,10 +101,10 @@ def test_stale_or_damaged_hnsw_file_is_rebuilt(catalog: Catalog) -> None:
 
 
 def test_failed_batch_writes_nothing(catalog: Catalog) -> None:
-    before = (len(catalog), catalog.db.generation)
+    before = (len(catalog), catalog.generation)
     with pytest.raises(ValueError):  # 3 images, 2 vectors: fails mid-batch
         catalog.upsert(images(3), vectors(2))
-    assert (len(catalog), catalog.db.generation) == before
+    assert (len(catalog), catalog.generation) == before
 
 
 def test_stats(catalog: Catalog) -> None:
@@ -146,12 +122,12 @@ def test_other_writers_are_replayed_from_the_change_log(catalog: Catalog) -> Non
     with Catalog.open(catalog.path, exact_search_limit=50) as other:
         other.upsert(images(30, 100), vecs[100:])
         other.remove([1, 2])
-        other.db.update_metadata(3, "BMW M3 Coupe 2007", parse_class_name("BMW M3 Coupe 2007"))
+        other.relabel(3, "BMW M3 Coupe 2007")
     # Same index object, caught up by deltas rather than rebuilt.
     assert catalog.vector_index() is index and len(index) == 128
     assert catalog.search(vecs[120], 1)[0].record.id == 121
     assert {h.record.id for h in catalog.search(vecs[0], 5)}.isdisjoint({1, 2})
-    assert catalog.search(vecs[2], 1, make="BMW")[0].record.id == 3
+    assert catalog.search(vecs[2], 1, Filters(make="BMW"))[0].record.id == 3
 
 
 def test_saved_index_is_loaded_and_replayed_not_rebuilt(catalog: Catalog) -> None:
@@ -168,16 +144,16 @@ def test_saved_index_is_loaded_and_replayed_not_rebuilt(catalog: Catalog) -> Non
         assert fresh.search(vecs[105], 1)[0].record.id == 106
     catalog.save()  # forced: the file catches up and the log is pruned
     assert json.loads((catalog.path / HNSW_STATE_FILE).read_text())["count"] == 110
-    assert catalog.db.changes_since(saved["generation"]) is None
+    assert catalog._db.changes_since(saved["generation"]) is None
 
 
 def test_model_switch_forces_a_rebuild(catalog: Catalog) -> None:
     vecs = vectors(60)
     catalog.upsert(images(60), vecs)
     catalog.vector_index()
-    catalog.db.put_vectors(list(range(1, 61)), vectors(60, seed=9), "model-b")
-    catalog.db.switch_model("model-b", DIM)
-    assert catalog.db.changes_since(0) is None
+    catalog.stage_vectors(list(range(1, 61)), vectors(60, seed=9), "model-b")
+    catalog.switch_model("model-b", DIM)
+    assert catalog._db.changes_since(0) is None
     assert catalog.search(vectors(60, seed=9)[7], 1)[0].record.id == 8
 
 
@@ -206,3 +182,18 @@ def test_hnsw_search_breadth_is_the_configured_one_also_when_loaded(catalog: Cat
 def test_search_of_a_catalog_that_never_indexed_anything(tmp_path: Path) -> None:
     with Catalog.open(tmp_path / "empty", create=True) as empty:
         assert empty.search(vectors(1)[0], 5) == []
+
+
+def test_writing_to_a_catalog_with_no_model_is_a_conflict_not_a_crash(tmp_path: Path) -> None:
+    with (
+        Catalog.open(tmp_path / "empty", create=True) as empty,
+        pytest.raises(EmptyCatalogError, match="is empty: index some images first"),
+    ):
+        empty.upsert(images(1), vectors(1))
+    assert EmptyCatalogError.http_status == 409
+
+
+def test_a_catalog_path_that_is_a_file_is_a_bad_parameter(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(BadParameterError, match="exists and is not a folder"):
+        Catalog.open(tmp_path / "file", create=True)

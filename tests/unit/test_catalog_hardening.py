@@ -14,15 +14,9 @@ from revsearch.catalog.db import CatalogDB
 from revsearch.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from revsearch.errors import DiskFullError, ReadOnlyCatalogError
 from revsearch.index.embedded import HNSW_FILE, HNSW_STATE_FILE
-from tests.unit.test_catalog import DIM, images, vectors
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    cat = Catalog.open(tmp_path / "cat", create=True, exact_search_limit=50)
-    cat.bind_model("model-a", DIM)
-    yield cat
-    cat.close()
+from tests.support.rows import DIM, images
+from tests.support.rows import unit_vectors as vectors
+from tests.support.sqlite import sqlite_file
 
 
 def test_ids_are_never_reused(catalog: Catalog) -> None:
@@ -65,14 +59,14 @@ def build_v2_catalog(path: Path) -> None:
 def test_migration_to_unique_ids_keeps_every_row_and_vector(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite"
     build_v2_catalog(path)
-    with sqlite3.connect(path) as before:
+    with sqlite_file(path) as before:
         rows = before.execute("SELECT * FROM images ORDER BY id").fetchall()
         stored = before.execute("SELECT * FROM vectors ORDER BY image_id").fetchall()
 
     db = CatalogDB(path)
     try:
         assert db._writer.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        with sqlite3.connect(path) as after:
+        with sqlite_file(path) as after:
             assert after.execute("SELECT * FROM images ORDER BY id").fetchall() == rows
             assert after.execute("SELECT * FROM vectors ORDER BY image_id").fetchall() == stored
             assert after.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -89,7 +83,7 @@ def test_migration_to_unique_ids_keeps_every_row_and_vector(tmp_path: Path) -> N
         assert status == "added" and new_id == 8
         # Deleting a row still deletes its vector (the foreign key survived the rebuild).
         db.delete([1])
-        with sqlite3.connect(path) as after:
+        with sqlite_file(path) as after:
             assert (
                 after.execute("SELECT count(*) FROM vectors WHERE image_id = 1").fetchone()[0] == 0
             )
@@ -108,14 +102,14 @@ def test_ids_outside_64_bits_name_no_image(catalog: Catalog) -> None:
 def test_rollback_does_not_hide_the_real_error(catalog: Catalog) -> None:
     """SQLite rolls a transaction back by itself on a full disk; the ROLLBACK that follows
     used to fail with 'cannot rollback - no transaction is active' and hide it."""
-    writer = catalog.db._writer
+    writer = catalog._db._writer
 
     def full_disk(outcome: object) -> None:
         writer.execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL
         raise sqlite3.OperationalError("database or disk is full")
 
     with pytest.raises(DiskFullError, match="disk full"):
-        catalog.db.upsert(images(1), vectors(1), "model-a", before_commit=full_disk)
+        catalog._db.upsert(images(1), vectors(1), "model-a", before_commit=full_disk)
     assert len(catalog) == 0 and not writer.in_transaction
     catalog.upsert(images(1), vectors(1))  # and the catalog is still usable
     assert len(catalog) == 1
@@ -136,7 +130,7 @@ def test_a_read_only_open_reads_but_never_writes(tmp_path: Path) -> None:
         hits = reader.search(vectors(5)[2], 1)
         assert hits[0].record.source == "/photos/2.jpg"
         reader.save()  # a no-op, not an error
-        np.testing.assert_array_equal(reader.db.vectors("model-a", DIM)[1], vectors(5))
+        np.testing.assert_array_equal(reader.vectors()[1], vectors(5))
         with pytest.raises(ReadOnlyCatalogError, match="read-only"):
             reader.upsert(images(1, start=9), vectors(1))
         with pytest.raises(ReadOnlyCatalogError):

@@ -12,7 +12,8 @@ from PIL import Image
 from revsearch.errors import RevSearchError, UnsupportedImageError
 from revsearch.memory import DECODE_BUDGET
 from revsearch.preprocess import ACCEPTED_FORMATS, decode
-from tests.crafted import CRAFTED, REFUSED_FORMATS, crafted, encode, refused_format, synthetic
+from tests.crafted import CRAFTED, REFUSED_FORMATS, crafted, refused_format
+from tests.support.images import encode, synthetic
 
 
 @pytest.mark.parametrize("name", list(CRAFTED))

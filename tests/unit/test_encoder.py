@@ -28,6 +28,7 @@ def test_model_carries_its_spec(encoder: OnnxEncoder) -> None:
     assert encoder.transform.size == encoder.spec.input_size and encoder.dim in (512, 1280)
 
 
+@pytest.mark.usefixtures("stanford_cars")
 def test_vectors_are_unit_length_and_batch_independent(encoder: OnnxEncoder) -> None:
     paths = sorted((DATASET / "images" / "test").glob("0000*.jpg"))[:5]
     batch = encoder.encode(paths)
@@ -41,7 +42,7 @@ def test_same_car_different_photo_is_more_similar(encoder: OnnxEncoder) -> None:
     """A resized, recompressed copy stays far closer than another car."""
     from PIL import Image
 
-    from tests.samples import encode
+    from tests.support.images import encode
 
     original = Image.open(car_photo()).convert("RGB")
     altered = encode(original.resize((300, 260)), "JPEG", quality=60)
@@ -85,6 +86,7 @@ def test_registry() -> None:
         get_pretrained("resnet-50")
 
 
+@pytest.mark.slow  # a torch export
 def test_export_has_parity_and_metadata(tmp_path: Path) -> None:
     from revsearch.encoder.export import PARITY_TOLERANCE, export_pretrained
 
@@ -116,6 +118,7 @@ def test_usearch_then_onnxruntime_import_order() -> None:
     assert out.returncode == 0 and out.stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # quantises a model
 def test_int8_quantisation_keeps_the_embeddings(float_model_path: Path, tmp_path: Path) -> None:
     model_path = float_model_path
     from revsearch.encoder.quantize import quantize

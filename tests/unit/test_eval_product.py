@@ -34,6 +34,7 @@ def test_calibration_error_is_zero_only_when_confidence_matches_accuracy() -> No
     assert expected_calibration_error(confidences, overconfident) == pytest.approx(0.55)
 
 
+@pytest.mark.slow  # encodes and indexes 90 photos
 def test_product_protocol_queries_test_photos_against_the_train_split(
     encoder: OnnxEncoder, product_manifest: Path
 ) -> None:

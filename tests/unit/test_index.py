@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,10 @@ import pytest
 from revsearch.index.base import VectorIndex
 from revsearch.index.exact import ExactIndex
 from revsearch.index.hnsw import HnswIndex
+from tests.support import rows
 
 DIM = 32
-
-
-def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
-    vectors = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+unit_vectors = partial(rows.unit_vectors, dim=DIM)
 
 
 @pytest.fixture(params=[ExactIndex, HnswIndex], ids=["exact", "hnsw"])

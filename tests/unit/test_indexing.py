@@ -18,11 +18,12 @@ from tests.samples import (
     truncated_jpeg,
     write_manifest,
 )
+from tests.support.data import require_dataset
 
 
 def copy_cars(folder: Path, count: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    sources = sorted((DATASET / "images" / "test").glob("*.jpg"))[:count]
+    sources = sorted((require_dataset() / "images" / "test").glob("*.jpg"))[:count]
     return [Path(shutil.copy(source, folder / source.name)) for source in sources]
 
 
@@ -47,6 +48,7 @@ def test_read_manifest(tmp_path: Path) -> None:
         read_manifest(bad)
 
 
+@pytest.mark.usefixtures("stanford_cars")
 def test_relative_manifest_paths_resolve_against_the_manifest() -> None:
     sources = read_manifest(DATASET / "manifest.csv", limit=2)
     assert sources[0].path == str(DATASET / "images" / "train" / "00001.jpg")
@@ -74,7 +76,7 @@ def test_index_resume_duplicates_and_failures(tmp_path: Path, encoder: OnnxEncod
         Image.open(cars[1]).rotate(90).save(cars[1])
         changed = Indexer(catalog, encoder).run(scan_folder(folder))
         assert changed.updated == 1 and len(catalog) == 6
-        record = catalog.db.find_source(str(cars[1]))
+        record = catalog.find_source(str(cars[1]))
         assert record is not None and record.width == 224
 
 
@@ -90,6 +92,7 @@ def test_strict_run_writes_nothing_when_one_file_is_bad(
         assert len(catalog) == 0
 
 
+@pytest.mark.slow  # re-encodes the 240-image test catalog
 def test_reindex_switches_model(tmp_path: Path, model_path: Path, catalog_copy: Path) -> None:
     other_path = renamed_model(model_path, "lite0-copy", tmp_path / "other.onnx")
     other = OnnxEncoder(other_path, threads=1)
@@ -100,3 +103,17 @@ def test_reindex_switches_model(tmp_path: Path, model_path: Path, catalog_copy: 
         record = catalog.get([1])[1]
         vector = other.encode([record.source])[0]
         assert catalog.search(vector, 1)[0].record.id == 1
+
+
+def test_reindex_keeps_the_unreadable_files_error_class(
+    tmp_path: Path, model_path: Path, catalog_copy: Path
+) -> None:
+    other = OnnxEncoder(renamed_model(model_path, "lite0-copy", tmp_path / "o.onnx"), threads=1)
+
+    def gone(source: str) -> bytes:
+        raise NotFoundError(f"{source}: no such file")
+
+    with Catalog.open(catalog_copy) as catalog:
+        with pytest.raises(NotFoundError, match=r"^cannot reindex: .*'revsearch remove'$"):
+            reindex(catalog, other, workers=1, read=gone)
+        assert catalog.model_id != "lite0-copy"  # nothing switched

@@ -9,7 +9,7 @@ from PIL import Image
 from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.eval.framing import frame_car, seed_of
-from revsearch.localize import iou, to_pixels
+from revsearch.localize import LOCALIZER_OUTPUT, LOCALIZER_SWITCH, iou, to_pixels
 from tests.samples import manifest_rows
 
 
@@ -63,6 +63,17 @@ def test_tight_crops_are_searched_as_they_are(
     for e, vector, same in zip(encoded, whole, untouched, strict=True):
         if same:
             np.testing.assert_allclose(e.vector, vector, atol=1e-5)
+
+
+def test_the_localiser_has_its_own_small_pass(locating: OnnxEncoder, test_cars) -> None:
+    """It looks at a smaller copy of the photo than the embedding does (about half the cost)."""
+    assert locating.locate_transform.size < locating.transform.size
+    grids = locating.locate_arrays(np.stack([locating.locate_transform(c) for c in test_cars]))
+    assert grids.shape == (len(test_cars), 5, *[-(-locating.locate_transform.size // 16)] * 2)
+    # The embedding's pass does not run the head: it sits behind a switch, off by default.
+    photo = locating.transform(test_cars[0])[None]
+    feed = {locating.session.get_inputs()[0].name: photo, LOCALIZER_SWITCH: np.asarray(False)}
+    assert locating.session.run([LOCALIZER_OUTPUT], feed)[0].size == 0
 
 
 def test_a_given_box_is_searched_directly(locating: OnnxEncoder, test_cars) -> None:

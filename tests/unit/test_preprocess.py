@@ -13,7 +13,8 @@ from revsearch.errors import (
     UnsupportedImageError,
 )
 from revsearch.preprocess import Transform, decode, load_image, prepare, to_rgb
-from tests.samples import car_photo, encode, not_an_image, png_bomb, truncated_jpeg
+from tests.samples import car_photo, not_an_image, png_bomb, truncated_jpeg
+from tests.support.images import encode
 
 TRANSFORM = Transform(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 

@@ -13,6 +13,7 @@ from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, ModelMismatchError
 from revsearch.eval.perturb import COPY_EDITS
+from revsearch.index.base import Filters
 from revsearch.search import Searcher, predict
 from revsearch.stores.factory import open_store
 
@@ -69,16 +70,16 @@ def test_filters_and_min_score(searcher: Searcher) -> None:
     first = searcher.catalog.get([1])[1]
     make, year = first.make, first.year
     assert make and year
-    hits = searcher.search(first.source, k=20, make=make.lower()).hits
+    hits = searcher.search(first.source, k=20, filters=Filters(make=make.lower())).hits
     assert hits and {h.record.make for h in hits} == {make}
-    hits = searcher.search(first.source, k=20, year_min=year, year_max=year).hits
+    hits = searcher.search(first.source, k=20, filters=Filters(year_min=year, year_max=year)).hits
     assert hits and {h.record.year for h in hits} == {year}
     hits = searcher.search(first.source, k=100, min_score=0.8).hits
     assert hits and min(h.score for h in hits) >= 0.8
     with pytest.raises(BadParameterError):
         searcher.search(first.source, k=5, min_score=2.0)
     with pytest.raises(BadParameterError):
-        searcher.search(first.source, k=5, year_min=2012, year_max=2000)
+        searcher.search(first.source, k=5, filters=Filters(year_min=2012, year_max=2000))
 
 
 def test_vector_query_matches_image_query(searcher: Searcher, encoder: OnnxEncoder) -> None:
@@ -91,7 +92,7 @@ def test_vector_query_matches_image_query(searcher: Searcher, encoder: OnnxEncod
 
 def test_refuses_a_catalog_of_another_model(catalog_copy: Path, encoder: OnnxEncoder) -> None:
     with Catalog.open(catalog_copy) as catalog:
-        catalog.db.set_meta({"model_id": "some-other-model"})
+        catalog._db.set_meta({"model_id": "some-other-model"})
         with pytest.raises(ModelMismatchError, match="some-other-model"):
             Searcher(catalog, encoder)
 
@@ -100,15 +101,15 @@ def test_refuses_a_catalog_of_another_model(catalog_copy: Path, encoder: OnnxEnc
 def test_an_edited_copy_of_a_catalog_photo_comes_first_as_the_same_image(
     built_catalog: Path, encoder: OnnxEncoder, edit: str
 ) -> None:
-    catalog = Catalog.open(built_catalog)
-    checking = Searcher(catalog, encoder, originals=open_store(Settings(), built_catalog))
-    for image_id in (5, 77, 140):
-        original = catalog.get([image_id])[image_id]
-        copy = COPY_EDITS[edit](Image.open(original.source).convert("RGB"))
-        buffer = io.BytesIO()
-        copy.save(buffer, format="JPEG", quality=85)
-        hits = checking.search(buffer.getvalue(), k=6).hits
-        assert hits[0].record.id == image_id and hits[0].same_image
-        assert not any(hit.same_image for hit in hits[1:])
-        scores = [hit.score for hit in hits[1:]]
-        assert scores == sorted(scores, reverse=True)  # the others keep their order
+    with Catalog.open(built_catalog) as catalog:
+        checking = Searcher(catalog, encoder, originals=open_store(Settings(), built_catalog))
+        for image_id in (5, 77, 140):
+            original = catalog.get([image_id])[image_id]
+            copy = COPY_EDITS[edit](Image.open(original.source).convert("RGB"))
+            buffer = io.BytesIO()
+            copy.save(buffer, format="JPEG", quality=85)
+            hits = checking.search(buffer.getvalue(), k=6).hits
+            assert hits[0].record.id == image_id and hits[0].same_image
+            assert not any(hit.same_image for hit in hits[1:])
+            scores = [hit.score for hit in hits[1:]]
+            assert scores == sorted(scores, reverse=True)  # the others keep their order

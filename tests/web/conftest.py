@@ -1,19 +1,19 @@
 """Headless Debian Chromium driven by Playwright, against a real uvicorn process.
 
-Locally the browser tests skip when /usr/bin/chromium is absent; with CI=true they fail,
-so a CI machine without the browser cannot pass them silently.
+Locally the browser tests skip when /usr/bin/chromium is absent; on CI (tests.support.ci)
+they fail, so a CI machine without the browser cannot pass them silently.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-from tests.api.server import LiveServer, copy_catalog, live_server
+from tests.support.ci import unavailable
+from tests.support.live_server import LiveServer, server_fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 UI_UPLOAD_LIMIT = 1024 * 1024  # small, so the UI's own size check can be tested cheaply
@@ -23,10 +23,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-def browser_unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(f"browser tests cannot run on CI: {reason}")
-    pytest.skip(reason)
+def browser_unavailable(reason: str) -> NoReturn:
+    unavailable(reason, what="browser tests")
 
 
 @pytest.fixture(scope="package")
@@ -45,16 +43,7 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="package")
-def ui_server(
-    built_catalog: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("ui-server")
-    catalog = copy_catalog(built_catalog, folder / "catalog")
-    with live_server(
-        catalog, model_path, folder, REVSEARCH_MAX_UPLOAD_BYTES=str(UI_UPLOAD_LIMIT)
-    ) as live:
-        yield live
+ui_server = server_fixture("ui_server", REVSEARCH_MAX_UPLOAD_BYTES=str(UI_UPLOAD_LIMIT))
 
 
 @pytest.fixture

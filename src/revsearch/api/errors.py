@@ -2,7 +2,8 @@
 
 Core failures already carry ``code`` and ``http_status`` (:mod:`revsearch.errors`); this
 module adds the few that only HTTP has (auth, readiness) and maps framework errors
-(validation, unknown routes, oversized bodies) onto the same shape.
+(validation, unknown routes, oversized bodies) onto the same shape, with the code of the
+class that declares their status (``STATUS_CODES``, derived, never written out twice).
 """
 
 from __future__ import annotations
@@ -18,24 +19,17 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from revsearch.api.schemas import ErrorResponse
-from revsearch.errors import RevSearchError, disk_full
+from revsearch.errors import (
+    BadParameterError,
+    DiskFullError,
+    ImageTooLargeError,
+    NotFoundError,
+    RevSearchError,
+    UnsupportedImageError,
+    disk_full,
+)
 
 log = logging.getLogger("revsearch.api")
-
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    408: "request_timeout",
-    413: "image_too_large",
-    415: "unsupported_media_type",
-    416: "range_not_satisfiable",
-    422: "bad_parameter",
-    503: "not_ready",
-    507: "disk_full",
-}
 
 
 class BadRequestError(RevSearchError):
@@ -65,9 +59,51 @@ class WritesDisabledError(ForbiddenError):
     code = "writes_disabled"
 
 
+class MethodNotAllowedError(RevSearchError):
+    """A route that exists, asked with a method it does not accept (the router's 405)."""
+
+    code = "method_not_allowed"
+    http_status = 405
+
+
+class RequestTimeoutError(RevSearchError):
+    """A request body that did not arrive in time (the upload guard's 408)."""
+
+    code = "request_timeout"
+    http_status = 408
+
+
+class RangeNotSatisfiableError(RevSearchError):
+    """A ``Range`` header wholly outside the file (an image download's 416)."""
+
+    code = "range_not_satisfiable"
+    http_status = 416
+
+
 class NotReadyError(RevSearchError):
+    """The server is still warming up (loading the model, building the vector index)."""
+
     code = "not_ready"
     http_status = 503
+
+
+# The code of a framework error (Starlette's HTTPException) with each status: that of the
+# class which means it, so each status/code pair is declared once, on its class.
+STATUS_CLASSES: tuple[type[RevSearchError], ...] = (
+    BadRequestError,
+    UnauthorizedError,
+    ForbiddenError,
+    NotFoundError,
+    MethodNotAllowedError,
+    RequestTimeoutError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+    RangeNotSatisfiableError,
+    BadParameterError,
+    NotReadyError,
+    DiskFullError,
+)
+STATUS_CODES: dict[int, str] = {cls.http_status: cls.code for cls in STATUS_CLASSES}
 
 
 def error_response(
@@ -76,6 +112,11 @@ def error_response(
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
+
+
+def error_answer(exc: RevSearchError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The JSON answer for ``exc``: its class's status and code, its message."""
+    return error_response(exc.http_status, exc.code, str(exc), headers)
 
 
 def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -88,7 +129,7 @@ async def _revsearch_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     if exc.http_status >= 500 and not isinstance(exc, NotReadyError):
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return error_response(exc.http_status, exc.code, str(exc), headers)
+    return error_answer(exc, headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -128,7 +169,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             str(part) for part in error.get("loc", ()) if part not in ("body", "query")
         )
         problems.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
-    return error_response(422, "bad_parameter", "; ".join(problems) or "invalid request")
+    return error_answer(BadParameterError("; ".join(problems) or "invalid request"))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

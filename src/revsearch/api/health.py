@@ -32,11 +32,11 @@ async def stats(services: Annotated[Services, Depends(get_services)]) -> StatsOu
     """Catalog size, model and index kind (the catalog's folder is not disclosed)."""
     info = await services.run(services.catalog.stats)
     return StatsOut(
-        images=int(info["images"]),  # type: ignore[call-overload]
-        classes=int(info["classes"]),  # type: ignore[call-overload]
+        images=info["images"],
+        classes=info["classes"],
         model_id=services.encoder.model_id,
         embedding_dim=services.encoder.dim,
-        index_kind=str(info["index_kind"]),
-        generation=int(info["generation"]),  # type: ignore[call-overload]
+        index_kind=info["index_kind"],
+        generation=info["generation"],
         max_upload_bytes=services.settings.max_upload_bytes,
     )

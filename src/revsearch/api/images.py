@@ -16,7 +16,12 @@ from starlette.datastructures import Headers
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import Receive, Scope, Send
 
-from revsearch.api.errors import error_docs, error_response
+from revsearch.api.errors import (
+    RangeNotSatisfiableError,
+    error_answer,
+    error_docs,
+    error_response,
+)
 from revsearch.api.schemas import ImageOut, image_out, image_url
 from revsearch.api.security import require_writer
 from revsearch.api.services import Services, get_services
@@ -59,7 +64,7 @@ class ImageFileResponse(FileResponse):
             except RangeNotSatisfiable:
                 message = f"Range header outside the file's {size} bytes"
                 headers = {"Content-Range": f"bytes */{size}"}
-                response = error_response(416, "range_not_satisfiable", message, headers)
+                response = error_answer(RangeNotSatisfiableError(message), headers)
                 return await response(scope, receive, send)
         await super().__call__(scope, receive, send)
 

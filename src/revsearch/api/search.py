@@ -10,6 +10,7 @@ from revsearch.api.errors import error_docs
 from revsearch.api.schemas import CarOut, SearchOut, Timings, prediction_out, search_result
 from revsearch.api.services import Services, get_services
 from revsearch.api.uploads import read_upload
+from revsearch.index.base import Filters
 from revsearch.localize import parse_box
 from revsearch.search import MAX_K
 
@@ -37,6 +38,7 @@ async def search(
     ] = None,
 ) -> SearchOut:
     """Find the catalog images most similar to the uploaded photo (multipart form fields)."""
+    filters = Filters(make, year_min, year_max)
     region = parse_box(box) if box else None
     data = await read_upload(image, services.settings.max_upload_bytes)
     # Decoding and the ONNX run are CPU-bound: keep them off the event loop.
@@ -45,9 +47,7 @@ async def search(
         data,
         k,
         min_score=min_score,
-        make=make or None,
-        year_min=year_min,
-        year_max=year_max,
+        filters=filters,
         box=region,
     )
     return SearchOut(

@@ -4,9 +4,8 @@ One ONNX session and one catalog serve every request: both are thread-safe, and 
 them is what keeps memory flat and lets requests run concurrently.
 
 Blocking work (decoding, the ONNX run, SQLite, thumbnails) runs on one long-lived thread
-pool owned here, not on the framework's: the catalog keeps one SQLite connection per
-thread, and the framework's pool retires idle threads and starts new ones, which would
-open a new connection with every burst of traffic and never close the old ones.
+pool owned here, not on the framework's: its size bounds how much runs at once, and so
+how many connections the catalog's pool of SQLite readers grows to.
 """
 
 from __future__ import annotations
@@ -28,12 +27,10 @@ from revsearch.api.writes import CatalogWriter
 from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.encoder.registry import resolve_model_path
 from revsearch.errors import DiskFullError
-from revsearch.memory import DECODE_BUDGET
+from revsearch.runtime import QueryRuntime
 from revsearch.search import Searcher
 from revsearch.stores.base import ImageStore
-from revsearch.stores.factory import open_store
 from revsearch.stores.thumbnails import ThumbnailCache
 
 THUMBNAILS_DIR = "thumbnails"
@@ -68,47 +65,15 @@ class Services:
         A catalog this process cannot write is served read-only: searches and images work,
         writes answer 403 (said once, in the log, at startup).
         """
-        DECODE_BUDGET.resize(settings.decode_memory)
-        catalog = Catalog.open(
-            settings.catalog,
-            exact_search_limit=settings.exact_search_limit,
-            search_ef=settings.search_ef,
-            vector_backend=settings.vector_backend,
-        )
+        runtime = QueryRuntime.open(settings)
+        catalog, store, limits = runtime.catalog, runtime.store, runtime.searcher.limits
         if catalog.read_only:
             log.warning("catalog %s is read-only: writes are disabled", catalog.path)
-        try:
-            encoder = OnnxEncoder(
-                resolve_model_path(settings.model), threads=settings.threads, locate=settings.locate
-            )
-            store = open_store(settings, catalog.path)  # checks REVSEARCH_IMAGE_STORE
-            searcher = Searcher(
-                catalog,
-                encoder,
-                max_pixels=settings.max_pixels,
-                max_bytes=settings.max_upload_bytes,
-                originals=store,
-                same_image_candidates=settings.same_image_candidates,
-            )
-        except BaseException:
-            catalog.close()
-            raise
         thumbnails = ThumbnailCache(
-            catalog.path / THUMBNAILS_DIR,
-            store,
-            max_pixels=settings.max_pixels,
-            max_bytes=settings.max_upload_bytes,
-            read_only=catalog.read_only,
+            catalog.path / THUMBNAILS_DIR, store, limits=limits, read_only=catalog.read_only
         )
-        writer = CatalogWriter(
-            catalog,
-            encoder,
-            store,
-            thumbnails,
-            max_pixels=settings.max_pixels,
-            max_bytes=settings.max_upload_bytes,
-        )
-        return cls(settings, catalog, encoder, searcher, store, thumbnails, writer)
+        writer = CatalogWriter(catalog, runtime.encoder, store, thumbnails, limits=limits)
+        return cls(settings, catalog, runtime.encoder, runtime.searcher, store, thumbnails, writer)
 
     def warm_up(self) -> None:
         """Load the vector index and run the model once, so the first query is not slow.

@@ -36,6 +36,8 @@ class GuardedH11Protocol(H11Protocol):
 
     _header_timer: asyncio.TimerHandle | None = None
 
+    # uvicorn's own H11Protocol narrows asyncio.Protocol's BaseTransport to Transport (and
+    # silences mypy likewise): the override follows uvicorn's signature.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_header_timer()

@@ -16,12 +16,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from revsearch.api.errors import BadRequestError, error_response
+from revsearch.config import DEFAULT_BODY_TIMEOUT
 from revsearch.errors import ImageTooLargeError
 
 CHUNK_SIZE = 256 * 1024
 # Room for the multipart boundaries, part headers and the small form fields.
 FORM_OVERHEAD = 64 * 1024
-DEFAULT_BODY_TIMEOUT = 60.0
 
 
 def too_large_message(limit: int) -> str:

@@ -7,16 +7,17 @@ pointing at nothing. Bad uploads are rejected before anything is written.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import ImageRecord
+from revsearch.config import DecodeLimits
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BackendUnavailableError, NotFoundError, UnsupportedImageError
-from revsearch.indexing import ImageSource, Indexer
+from revsearch.indexing import Indexer
 from revsearch.preprocess import decode
+from revsearch.sources import ImageSource, content_hash
 from revsearch.stores.base import ImageStore
 from revsearch.stores.thumbnails import ThumbnailCache
 
@@ -37,39 +38,32 @@ class CatalogWriter:
         store: ImageStore,
         thumbnails: ThumbnailCache,
         *,
-        max_pixels: int,
-        max_bytes: int,
+        limits: DecodeLimits,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
         self.store = store
         self.thumbnails = thumbnails
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
+        self.limits = limits
+        self._indexer = Indexer(catalog, encoder, workers=1, limits=limits)
         # One write at a time: makes "already there?" -> write file -> index a single step.
         self._lock = threading.Lock()
 
     def add(self, data: bytes, class_name: str | None) -> tuple[ImageRecord, bool]:
         """Store and index one image; returns its record and whether it is new."""
-        content_hash = hashlib.sha256(data).hexdigest()
+        digest = content_hash(data)  # once: the store and the indexer are handed it
         with self._lock:
-            if existing := self.catalog.db.find_hash(content_hash):
+            if existing := self.catalog.find_hash(digest):
                 return existing, False
-            source = self.store.put(data, self._suffix(data))
+            source = self.store.put(data, self._suffix(data), digest)
             try:
-                indexer = Indexer(
-                    self.catalog,
-                    self.encoder,
-                    workers=1,
-                    max_pixels=self.max_pixels,
-                    max_bytes=self.max_bytes,
-                )
-                report = indexer.run([ImageSource(source, class_name, data)], strict=True)
+                upload = ImageSource(source, class_name, data, digest)
+                report = self._indexer.run([upload], strict=True)
             except BaseException:
                 self.store.delete(source)
                 raise
             self.catalog.save(force=False)
-            record = self.catalog.db.find_hash(content_hash)
+            record = self.catalog.find_hash(digest)
         assert record is not None
         # Another server process may have added the same bytes meanwhile (same file name).
         return record, report.added + report.updated > 0
@@ -78,8 +72,7 @@ class CatalogWriter:
         """Validate the whole image (limits included), then name its format."""
         fmt = decode(
             data,
-            max_pixels=self.max_pixels,
-            max_bytes=self.max_bytes,
+            self.limits,
             draft_size=self.encoder.spec.input_size,  # only its validity is needed here
         ).format
         if fmt not in SUFFIXES:

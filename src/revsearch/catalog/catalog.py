@@ -3,29 +3,50 @@
 The backend is chosen by URL: ``embedded`` (default: vectors in SQLite, exact or HNSW index
 derived from them) or a server engine (see :mod:`revsearch.index.factory`). Every write is
 one SQLite transaction that the backend joins, so a failure anywhere leaves no partial write.
+:class:`Catalog` is the only way into SQLite: its database is private, and every read and
+write the rest of the code needs is a method here.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
 from revsearch.catalog.db import CatalogDB, ImageRecord, NewImage
+from revsearch.config import DEFAULT_EXACT_SEARCH_LIMIT, DEFAULT_SEARCH_EF
 from revsearch.errors import (
+    BadParameterError,
     CatalogNotFoundError,
+    EmptyCatalogError,
     ModelMismatchError,
     ReadOnlyCatalogError,
-    RevSearchError,
     disk_full,
 )
-from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorBackend, VectorRow
+from revsearch.index.base import Filters, VectorBackend, VectorRow
 from revsearch.index.factory import open_backend
+from revsearch.vehicles import parse_class_name
 
 DB_FILE = "catalog.sqlite"
+
+
+class CatalogStats(TypedDict):
+    """The catalog's size, model and index: ``revsearch stats`` (``--json``: this, as is)."""
+
+    catalog: str
+    images: int
+    classes: int
+    model_id: str | None
+    embedding_dim: int | None
+    vector_backend: str
+    index_kind: str
+    milvus: NotRequired[str]  # only with the Milvus backend
+    generation: int
 
 
 def writable(folder: Path) -> bool:
@@ -46,7 +67,7 @@ class Hit:
 class Catalog:
     def __init__(self, path: Path, db: CatalogDB, backend: VectorBackend) -> None:
         self.path = path
-        self.db = db
+        self._db = db
         self.backend = backend
 
     @classmethod
@@ -56,7 +77,7 @@ class Catalog:
         *,
         create: bool = False,
         read_only: bool | None = None,
-        exact_search_limit: int = 5000,
+        exact_search_limit: int = DEFAULT_EXACT_SEARCH_LIMIT,
         search_ef: int = DEFAULT_SEARCH_EF,
         vector_backend: str = "embedded",
     ) -> Catalog:
@@ -74,7 +95,7 @@ class Catalog:
                     f"no catalog at {path}: build one with 'revsearch index PATH --catalog {path}'"
                 )
             if path.exists() and not path.is_dir():
-                raise RevSearchError(f"catalog path {path} exists and is not a folder")
+                raise BadParameterError(f"catalog path {path} exists and is not a folder")
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -105,11 +126,16 @@ class Catalog:
 
     @property
     def read_only(self) -> bool:
-        return self.db.read_only
+        return self._db.read_only
+
+    @property
+    def generation(self) -> int:
+        """Committed writes so far: changes whenever anything in the catalog does."""
+        return self._db.generation
 
     def close(self) -> None:
         self.backend.close()
-        self.db.close()
+        self._db.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -120,18 +146,18 @@ class Catalog:
     # -- model guard ----------------------------------------------------------------------
     @property
     def model_id(self) -> str | None:
-        return self.db.get_meta("model_id")
+        return self._db.get_meta("model_id")
 
     @property
     def dim(self) -> int | None:
-        value = self.db.get_meta("embedding_dim")
+        value = self._db.get_meta("embedding_dim")
         return int(value) if value else None
 
     def bind_model(self, model_id: str, dim: int) -> None:
         """Adopt the model on first use; afterwards refuse any other model's vectors."""
         current = self.model_id
         if current is None:
-            self.db.set_meta({"model_id": model_id, "embedding_dim": str(dim)})
+            self._db.set_meta({"model_id": model_id, "embedding_dim": str(dim)})
         elif current != model_id:
             raise ModelMismatchError(
                 f"catalog {self.path} holds vectors of model '{current}', but the loaded model "
@@ -154,35 +180,64 @@ class Catalog:
             )
             self.backend.stage(rows, [])
 
-        before = self.db.generation
-        outcome = self.db.upsert(images, vectors, model_id, before_commit=stage)
+        before = self._db.generation
+        outcome = self._db.upsert(images, vectors, model_id, before_commit=stage)
         self.backend.committed(before, rows, [])
         return outcome
 
+    def relabel(self, image_id: int, class_name: str | None) -> None:
+        """Give an image another label (and the make, model and year it names)."""
+        self._db.update_metadata(image_id, class_name, parse_class_name(class_name))
+
+    def stage_vectors(self, ids: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
+        """Store another model's vectors beside the current ones (reindex, before a switch)."""
+        self._db.put_vectors(ids, vectors, model_id)
+
+    def switch_model(self, model_id: str, dim: int) -> None:
+        """Make ``model_id``'s staged vectors the current ones and drop all others, atomically;
+        backends rebuild from them (the change log restarts)."""
+        self._db.switch_model(model_id, dim)
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Hold off every writer, of any process, while this is held."""
+        return self._db.write_lock()
+
     def remove(self, ids: Sequence[int]) -> int:
-        before = self.db.generation
-        deleted = self.db.delete(ids, before_commit=lambda gone: self.backend.stage([], gone))
+        before = self._db.generation
+        deleted = self._db.delete(ids, before_commit=lambda gone: self.backend.stage([], gone))
         self.backend.committed(before, [], deleted)
         return len(deleted)
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
-        return self.db.get(ids)
+        return self._db.get(ids)
 
     def __len__(self) -> int:
-        return self.db.count()
+        return self._db.count()
 
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        *,
-        make: str | None = None,
-        year_min: int | None = None,
-        year_max: int | None = None,
-    ) -> list[Hit]:
-        keys, scores = self.backend.search(vector, k, Filters(make, year_min, year_max))
-        records = self.db.get([int(key) for key in keys])
+    def find_hash(self, content_hash: str) -> ImageRecord | None:
+        return self._db.find_hash(content_hash)
+
+    def find_source(self, source: str) -> ImageRecord | None:
+        return self._db.find_source(source)
+
+    def known_hashes(self, among: Sequence[str] | None = None) -> set[str]:
+        """Content hashes already stored; with ``among``, only which of these are (one small
+        query instead of reading the whole column, for a few uploads)."""
+        return self._db.hashes(among)
+
+    def missing_vectors(self, model_id: str) -> list[tuple[int, str]]:
+        """(id, source) of the images that have no vector of ``model_id`` yet."""
+        return self._db.ids_without_vector(model_id)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of every current vector, in id order."""
+        model_id, dim = self._db.model()
+        return self._db.vectors(model_id, dim)
+
+    def search(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
+        keys, scores = self.backend.search(vector, k, filters or Filters())
+        records = self._db.get([int(key) for key in keys])
         return [
             Hit(records[int(key)], float(score))
             for key, score in zip(keys, scores, strict=True)
@@ -199,16 +254,16 @@ class Catalog:
     def _require_model(self) -> str:
         model_id = self.model_id
         if model_id is None:
-            raise RevSearchError(f"catalog {self.path} is empty: index some images first")
+            raise EmptyCatalogError(f"catalog {self.path} is empty: index some images first")
         return model_id
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> CatalogStats:
         return {
             "catalog": str(self.path),
-            "images": self.db.count(),
-            "classes": len(self.db.class_counts()),
+            "images": self._db.count(),
+            "classes": len(self._db.class_counts()),
             "model_id": self.model_id,
             "embedding_dim": self.dim,
             **self.backend.describe(),
-            "generation": self.db.generation,
+            "generation": self._db.generation,
         }

@@ -1,4 +1,7 @@
-"""SQLite access for the catalog: SQL only, typed rows, one writer and per-thread readers.
+"""SQLite access for the catalog: SQL only, typed rows, one writer and a pool of readers.
+
+Only :class:`revsearch.catalog.catalog.Catalog` holds a :class:`CatalogDB`; vector backends
+see it as their :class:`revsearch.index.base.VectorSource`.
 
 WAL mode lets readers (search requests) run while a writer (indexing) commits; every write
 is one ``BEGIN IMMEDIATE`` transaction, so a killed process leaves either all of a batch or
@@ -23,11 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from revsearch.catalog.schema import check_readable, migrate
-from revsearch.errors import ReadOnlyCatalogError, disk_full
+from revsearch.errors import CatalogBusyError, ReadOnlyCatalogError, disk_full
+from revsearch.index.base import Filters, VectorRow
 from revsearch.vehicles import Vehicle
 
 # SQLite stores integers in 64 bits: an id outside this range names no image.
 MIN_ID, MAX_ID = -(2**63), 2**63 - 1
+LOCK_TIMEOUT_S = 30.0  # how long a writer waits for another one
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class NewImage:
     vehicle: Vehicle = field(default_factory=Vehicle)
 
 
+MAX_PARAMS = 900  # bound parameters per statement, below every SQLite build's limit
 UPSERT_META = (
     "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
@@ -90,7 +96,7 @@ class CatalogDB:
             connection = self._connect_read_only()
         else:
             connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=LOCK_TIMEOUT_S
             )
             connection.execute("PRAGMA synchronous = FULL")
         connection.execute("PRAGMA foreign_keys = ON")
@@ -105,7 +111,7 @@ class CatalogDB:
         if not self._immutable:
             connection = sqlite3.connect(
                 f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
-                timeout=30.0,
+                timeout=LOCK_TIMEOUT_S,
             )  # fmt: skip
             try:
                 connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -175,6 +181,22 @@ class CatalogDB:
                 raise full from exc
             raise
 
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """SQLite's write lock, taken on a connection of its own, so that no writer of any
+        process commits while it is held (a backend syncing another store from SQLite)."""
+        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        try:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise CatalogBusyError(f"catalog {self.path} is busy ({exc})") from None
+            yield
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            connection.close()
+
     def _log(self, db: sqlite3.Connection, ids: Sequence[int], deleted: bool) -> None:
         db.executemany(
             "INSERT INTO changes VALUES (?, ?, ?)",
@@ -196,6 +218,10 @@ class CatalogDB:
     @property
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    def model(self) -> tuple[str, int]:
+        """(model id, dimension) of the current vectors; ("", 0) before the first write."""
+        return self.get_meta("model_id") or "", int(self.get_meta("embedding_dim") or 0)
 
     # -- writes -------------------------------------------------------------------------
     def upsert(
@@ -336,6 +362,11 @@ class CatalogDB:
             [i for i, gone in final.items() if gone],
         )
 
+    def logged_changes(self) -> int:
+        """How many images the change log still lists."""
+        delta = self.changes_since(int(self.get_meta("changes_since") or 0))
+        return sum(map(len, delta)) if delta else 0
+
     def prune_changes(self, through: int) -> None:
         """Forget changes up to ``through`` (an index saved at that generation covers them)."""
         if self.read_only:
@@ -378,8 +409,17 @@ class CatalogDB:
     def find_hash(self, content_hash: str) -> ImageRecord | None:
         return self._record("content_hash", content_hash)
 
-    def hashes(self) -> set[str]:
-        return {row[0] for row in self._query("SELECT content_hash FROM images")}
+    def hashes(self, among: Sequence[str] | None = None) -> set[str]:
+        """The content hashes stored; with ``among``, only those of these hashes."""
+        if among is None:
+            return {row[0] for row in self._query("SELECT content_hash FROM images")}
+        found: set[str] = set()
+        for start in range(0, len(among), MAX_PARAMS):
+            chunk = list(among[start : start + MAX_PARAMS])
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT content_hash FROM images WHERE content_hash IN ({marks})"
+            found.update(row[0] for row in self._query(sql, chunk))
+        return found
 
     def ids_without_vector(self, model_id: str) -> list[tuple[int, str]]:
         """(id, source) of images that have no vector from ``model_id`` yet."""
@@ -411,19 +451,28 @@ class CatalogDB:
                 db.execute("COMMIT")
         return ids, matrix
 
-    def filter_ids(
-        self, make: str | None = None, year_min: int | None = None, year_max: int | None = None
-    ) -> np.ndarray:
-        clauses, params = [], []
-        if make:
+    def vector_rows(self, ids: np.ndarray, matrix: np.ndarray) -> list[VectorRow]:
+        """These vectors with their images' filter fields; ids no longer there are left out."""
+        wanted = [int(i) for i in ids]
+        records = self.get(wanted)
+        return [
+            VectorRow(i, matrix[n], records[i].make, records[i].year, records[i].class_name)
+            for n, i in enumerate(wanted)
+            if i in records
+        ]
+
+    def filter_ids(self, filters: Filters) -> np.ndarray:
+        clauses: list[str] = []
+        params: list[object] = []
+        if filters.make:
             clauses.append("make = ? COLLATE NOCASE")
-            params.append(make)
-        if year_min is not None:
+            params.append(filters.make)
+        if filters.year_min is not None:
             clauses.append("year >= ?")
-            params.append(year_min)
-        if year_max is not None:
+            params.append(filters.year_min)
+        if filters.year_max is not None:
             clauses.append("year <= ?")
-            params.append(year_max)
+            params.append(filters.year_max)
         where = " AND ".join(clauses) or "1"
         rows = self._query(f"SELECT id FROM images WHERE {where}", params)
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from revsearch.errors import RevSearchError
+from revsearch.errors import CatalogSchemaError
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -103,7 +103,7 @@ def migrate(connection: sqlite3.Connection) -> None:
                 # executescript leaves the transaction open (it only commits *before* it runs)
                 connection.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]}")
                 if connection.execute("PRAGMA foreign_key_check").fetchall():
-                    raise RevSearchError(f"catalog migration to v{step + 1} broke a reference")
+                    raise CatalogSchemaError(f"catalog migration to v{step + 1} broke a reference")
                 connection.execute(f"PRAGMA user_version = {step + 1}")
                 connection.execute("COMMIT")
             except BaseException:
@@ -119,7 +119,7 @@ def check_readable(connection: sqlite3.Connection) -> None:
     current = version(connection)
     _check_not_newer(current)
     if current < MIN_READABLE_VERSION:
-        raise RevSearchError(
+        raise CatalogSchemaError(
             f"catalog schema v{current} is too old to read without upgrading it, and this "
             "catalog is read-only: open it once with write access to upgrade it"
         )
@@ -127,6 +127,6 @@ def check_readable(connection: sqlite3.Connection) -> None:
 
 def _check_not_newer(current: int) -> None:
     if current > SCHEMA_VERSION:
-        raise RevSearchError(
+        raise CatalogSchemaError(
             f"catalog schema v{current} is newer than this RevSearch (v{SCHEMA_VERSION})"
         )

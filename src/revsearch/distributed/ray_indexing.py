@@ -1,11 +1,12 @@
 """Distributed batch encoding with Ray Data: the single-process indexer, its chunks on actors.
 
 Only the per-chunk work (read, hash, skip known, decode, encode) moves to a pool of Ray
-actors, each loading the encoder once with one ONNX Runtime thread. The driver keeps
-everything that must happen once and in order by inheriting :meth:`Indexer.run`: the model
-guard, failures reported not fatal, and committed batches through ``Catalog.upsert``, so
-the configured vector backend receives the vectors and a killed run resumes exactly as
-with the local engine. Output order is preserved, so ids come out as with the local engine.
+actors, each loading the encoder once with one ONNX Runtime thread: :class:`RayEngine` is
+the :class:`Indexer`'s chunk engine. The driver keeps everything that must happen once and
+in order in :meth:`Indexer.run`: the model guard, failures reported not fatal, and
+committed batches through ``Catalog.upsert``, so the configured vector backend receives the
+vectors and a killed run resumes exactly as with the local engine. Output order is
+preserved, so ids come out as with the local engine.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
 from revsearch import errors
 from revsearch.catalog.catalog import Catalog
+from revsearch.config import DecodeLimits
 from revsearch.distributed.cluster import LOCAL, import_ray, ray_session, resolve_address
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.errors import ModelMismatchError, RevSearchError
+from revsearch.errors import ModelMismatchError, RayError, RevSearchError
 from revsearch.indexing import CHUNK, ChunkWorker, ImageSource, Indexer, Prepared
-from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from revsearch.preprocess import DEFAULT_LIMITS
 
 CPUS_PER_ACTOR = 0.5  # fractional, so actors never starve Ray Data's own tasks on small CPUs
 ROWS_PER_BLOCK = 4 * CHUNK  # small blocks spread the input over the actor pool early
@@ -43,8 +46,7 @@ class ChunkEncoder:
         model_path: str,
         model_id: str,
         known: frozenset[str],
-        max_pixels: int,
-        max_bytes: int,
+        limits: DecodeLimits,
         read: Callable[[str], bytes] | None = None,
     ) -> None:
         encoder = OnnxEncoder(model_path, threads=1)
@@ -53,7 +55,7 @@ class ChunkEncoder:
                 f"{model_path} on worker {os.uname().nodename} is model '{encoder.model_id}', "
                 f"the driver's is '{model_id}'"
             )
-        self._worker = ChunkWorker(encoder, max_pixels=max_pixels, max_bytes=max_bytes, read=read)
+        self._worker = ChunkWorker(encoder, limits=limits, read=read)
         self._known = known
 
     def __call__(self, batch: Batch) -> Batch:
@@ -115,15 +117,15 @@ def _error(type_name: str, message: str) -> RevSearchError:
     """Rebuild a worker's error with its class, so it maps to the same exit code or status."""
     cls = getattr(errors, type_name, None)
     if not (isinstance(cls, type) and issubclass(cls, RevSearchError)):
-        return RevSearchError(message)
+        return RayError(message)
     try:
         return cls(message)
     except TypeError:  # a class with another constructor: keep the message
-        return RevSearchError(message)
+        return RayError(message)
 
 
-class RayIndexer(Indexer):
-    """:class:`Indexer` whose chunks are encoded by ``workers`` Ray actors.
+class RayEngine:
+    """Chunks on ``workers`` Ray actors (None: one per CPU of the machine or the cluster).
 
     ``address``: ``"local"`` starts a private Ray instance for the run; ``None`` means
     ``RAY_ADDRESS`` if set, else local; anything else (``head:6379``, ``auto``) joins that
@@ -133,31 +135,23 @@ class RayIndexer(Indexer):
 
     def __init__(
         self,
-        catalog: Catalog,
-        encoder: OnnxEncoder,
-        *,
         workers: int | None = None,
         address: str | None = None,
         cpus_per_actor: float = CPUS_PER_ACTOR,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        read: Callable[[str], bytes] | None = None,
     ) -> None:
-        super().__init__(
-            catalog, encoder, workers=workers, max_pixels=max_pixels, max_bytes=max_bytes, read=read
-        )
         import_ray()  # fail before anything is written when the extra is missing
-        self.actors = workers  # None: one per CPU of the local machine or of the cluster
+        self.actors = workers
         self.address = resolve_address(address)
         self.cpus_per_actor = cpus_per_actor
 
-    def _encoded_chunks(
-        self, sources: Sequence[ImageSource], known: set[str]
+    def __call__(
+        self, worker: ChunkWorker, sources: Sequence[ImageSource], known: AbstractSet[str]
     ) -> Iterator[tuple[list[Prepared], np.ndarray]]:
         """Encoded chunks in input order, computed by the actor pool."""
         if not sources:
             return
-        local_cpus = max(os.cpu_count() or 1, math.ceil(self.workers * self.cpus_per_actor))
+        cores = os.cpu_count() or 1
+        local_cpus = max(cores, math.ceil((self.actors or cores) * self.cpus_per_actor))
         with ray_session(
             self.address, num_cpus=local_cpus if self.address == LOCAL else None
         ) as ray:
@@ -171,12 +165,11 @@ class RayIndexer(Indexer):
             ).map_batches(
                 ChunkEncoder,
                 fn_constructor_kwargs={
-                    "model_path": str(self.encoder.path.resolve()),
-                    "model_id": self.encoder.model_id,
+                    "model_path": str(worker.encoder.path.resolve()),
+                    "model_id": worker.encoder.model_id,
                     "known": frozenset(known),
-                    "max_pixels": self.chunk_worker.max_pixels,
-                    "max_bytes": self.chunk_worker.max_bytes,
-                    "read": self.chunk_worker.read,
+                    "limits": worker.limits,
+                    "read": worker.read,
                 },
                 batch_size=CHUNK,
                 batch_format="numpy",
@@ -190,6 +183,24 @@ class RayIndexer(Indexer):
                 raise _worker_error(exc) from None
 
 
+class RayIndexer(Indexer):
+    """:class:`Indexer` with a :class:`RayEngine`: its chunks encoded by Ray actors."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        encoder: OnnxEncoder,
+        *,
+        workers: int | None = None,
+        address: str | None = None,
+        cpus_per_actor: float = CPUS_PER_ACTOR,
+        limits: DecodeLimits = DEFAULT_LIMITS,
+        read: Callable[[str], bytes] | None = None,
+    ) -> None:
+        engine = RayEngine(workers, address, cpus_per_actor)
+        super().__init__(catalog, encoder, limits=limits, read=read, engine=engine)
+
+
 def _worker_error(exc: Exception) -> RevSearchError:
     """The worker's own error when Ray carries it (as an object, or only as the last line of
     an actor's death notice, e.g. a model file missing on a worker), else Ray's message."""
@@ -201,4 +212,4 @@ def _worker_error(exc: Exception) -> RevSearchError:
     last = str(exc).strip().splitlines()[-1]
     if match := WORKER_ERROR.fullmatch(last):
         return _error(*match.groups())
-    return RevSearchError(f"ray: {last}")
+    return RayError(f"ray: {last}")

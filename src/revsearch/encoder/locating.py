@@ -1,8 +1,8 @@
 """Encode the car, not the frame: the one place queries, indexing and evaluation crop photos.
 
-One pass of the model over the whole photo gives its embedding and, with a localiser, the
-cars in it. When the largest car does not already fill the photo, it is cut out (with the
-catalog's margin) and encoded again; a box the user drew is encoded directly.
+With a localiser, a small pass of the model over the whole photo finds the cars in it. When
+the largest car does not already fill the photo, it is cut out (with the catalog's margin)
+and encoded; otherwise the whole photo is; a box the user drew is encoded directly.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ class Encoded:
 
 def _whole_photo(encoder: OnnxEncoder, image: Image.Image) -> Image.Image:
     """A photo decoded large (to cut a car out sharply) is halved before it is squashed for
-    the whole-photo pass: about the pixels it has without a localiser, and faster (2.2 ms
-    instead of 3.2 for a 1000 x 750 photo)."""
+    the localiser's pass or for encoding whole: about the pixels it has without a localiser,
+    and faster (for a 1000 x 750 photo, 1.8 ms instead of 3.1 to 240 px, about 1.7 instead of
+    3.0 to 160)."""
     factor = encoder.draft_size // encoder.spec.input_size
     if factor > 1 and min(image.size) >= encoder.draft_size:
         return image.reduce(factor)
@@ -41,26 +42,29 @@ def encode_images(
     images: Sequence[Image.Image],
     boxes: Sequence[Box | None] | None = None,
 ) -> list[Encoded]:
-    """Encode each image's car: the given box, else the largest car found, else the image."""
+    """Encode each image's car: the given box, else the largest car found, else the image.
+
+    The localiser looks at the photos first, in its own small pass (about half the cost of
+    the embedding's); then every image is encoded once, cut out or whole.
+    """
     regions: list[Box | None] = [
         check_box(box, *image.size, smallest=1) if box else None
         for image, box in zip(images, boxes or [None] * len(images), strict=True)
     ]
-    vectors = np.empty((len(images), encoder.dim), np.float32)
     cars: list[list[FoundCar]] = [[] for _ in images]
-    whole = [i for i, region in enumerate(regions) if region is None]
-    if whole:
-        batch = np.stack([encoder.transform(_whole_photo(encoder, images[i])) for i in whole])
-        if encoder.locates:
-            vectors[whole], grids = encoder.locate_arrays(batch)
-            for i, grid in zip(whole, grids, strict=True):
-                cars[i] = boxes_from_map(grid)
-                car = main_car(cars[i])
-                regions[i] = crop_box(car, *images[i].size) if car else None
-        else:
-            vectors[whole] = encoder.encode_arrays(batch)
-    cut = [i for i, region in enumerate(regions) if region is not None]
-    if cut:
-        crops = [encoder.transform(images[i].crop(regions[i])) for i in cut]
-        vectors[cut] = encoder.encode_arrays(np.stack(crops))
+    wholes = [_whole_photo(encoder, image) for image in images]
+    unboxed = [i for i, region in enumerate(regions) if region is None]
+    if encoder.locates and unboxed:
+        grids = encoder.locate_arrays(
+            np.stack([encoder.locate_transform(wholes[i]) for i in unboxed])
+        )
+        for i, grid in zip(unboxed, grids, strict=True):
+            cars[i] = boxes_from_map(grid)
+            car = main_car(cars[i])
+            regions[i] = crop_box(car, *images[i].size) if car else None
+    batch = np.stack([
+        encoder.transform(image.crop(region) if region else whole)
+        for image, whole, region in zip(images, wholes, regions, strict=True)
+    ])  # fmt: skip
+    vectors = encoder.encode_arrays(batch)
     return [Encoded(vectors[i], regions[i], cars[i]) for i in range(len(images))]

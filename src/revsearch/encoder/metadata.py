@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from revsearch.encoder.spec import METADATA_KEY, ModelSpec
 
+if TYPE_CHECKING:  # onnx is an optional dependency (the export extra)
+    from onnx import ModelProto
 
-def embed_spec(proto: object, spec: ModelSpec) -> None:
+
+def embed_spec(proto: ModelProto, spec: ModelSpec) -> None:
     """Replace the RevSearch entry of an ONNX ``ModelProto``'s metadata, keeping the others."""
-    props = proto.metadata_props  # type: ignore[attr-defined]
+    props = proto.metadata_props
     kept = [(p.key, p.value) for p in props if p.key != METADATA_KEY]
     del props[:]
     for key, value in [*kept, (METADATA_KEY, spec.to_json())]:

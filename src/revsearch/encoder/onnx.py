@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import onnxruntime as ort
 
 from revsearch.encoder.spec import METADATA_KEY, ModelSpec
 from revsearch.errors import ModelNotFoundError
-from revsearch.localize import LOCALIZER_OUTPUT
-from revsearch.preprocess import decode
+from revsearch.localize import LOCALIZER_OUTPUT, LOCALIZER_SWITCH
+from revsearch.preprocess import DecodeOptions, decode
 
 # With a localiser, photos are decoded this many times the model's input size: a car that
 # fills a quarter of the frame must still be sharp once cut out.
@@ -44,10 +45,15 @@ class OnnxEncoder:
             raise ModelNotFoundError(f"{self.path}: ONNX model lacks RevSearch metadata")
         self.spec = ModelSpec.from_json(metadata[METADATA_KEY])
         self.transform = self.spec.transform
+        self.locate_transform = self.spec.locate_transform
         self._input = self.session.get_inputs()[0].name
         outputs = [output.name for output in self.session.get_outputs()]
         self._embedding = outputs[0]
         self.locates = locate and LOCALIZER_OUTPUT in outputs
+        # Models whose head sits behind a switch run it only when asked (older ones always).
+        switched = LOCALIZER_SWITCH in [i.name for i in self.session.get_inputs()]
+        self._head_off = {LOCALIZER_SWITCH: np.asarray(False)} if switched else {}
+        self._head_on = {LOCALIZER_SWITCH: np.asarray(True)} if switched else {}
 
     @property
     def model_id(self) -> str:
@@ -64,22 +70,24 @@ class OnnxEncoder:
 
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 -> (N, D) L2-normalised float32."""
-        (vectors,) = self.session.run([self._embedding], {self._input: np.ascontiguousarray(batch)})
+        feed = {self._input: np.ascontiguousarray(batch), **self._head_off}
+        (vectors,) = self.session.run([self._embedding], feed)
         return normalize(vectors)
 
-    def locate_arrays(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 3, S, S) -> vectors (N, D) and the localiser's grids (N, 5, G, G), one pass."""
-        vectors, grids = self.session.run(
-            [self._embedding, LOCALIZER_OUTPUT], {self._input: np.ascontiguousarray(batch)}
-        )
-        return normalize(vectors), grids
+    def locate_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, L, L) photos at the localiser's size -> its grids (N, 5, G, G)."""
+        feed = {self._input: np.ascontiguousarray(batch), **self._head_on}
+        (grids,) = self.session.run([LOCALIZER_OUTPUT], feed)
+        return grids
 
-    def encode(self, sources: Sequence[bytes | str | Path], **limits: int) -> np.ndarray:
+    def encode(
+        self, sources: Sequence[bytes | str | Path], **limits: Unpack[DecodeOptions]
+    ) -> np.ndarray:
         """Decode, preprocess and encode images in one batch (each photo's car, see
         :mod:`revsearch.encoder.locating`)."""
         from revsearch.encoder.locating import encode_images
 
-        images = [decode(s, draft_size=self.draft_size, **limits).image for s in sources]  # type: ignore[arg-type]
+        images = [decode(s, draft_size=self.draft_size, **limits).image for s in sources]
         return np.stack([encoded.vector for encoded in encode_images(self, images)])
 
 

@@ -30,10 +30,17 @@ class ModelSpec:
     # How the localiser head (``revsearch train-localizer``) did on its validation frames;
     # None: the model has none.
     localizer: dict[str, float] | None = None
+    # The side the localiser's own pass squashes photos to (the graph takes any side); None:
+    # input_size, as in the first localiser models, which shared the embedding's pass.
+    locate_size: int | None = None
 
     @property
     def transform(self) -> Transform:
         return Transform(self.input_size, self.mean, self.std)
+
+    @property
+    def locate_transform(self) -> Transform:
+        return Transform(self.locate_size or self.input_size, self.mean, self.std)
 
     def to_json(self) -> str:
         """Unset optional fields are left out: older readers and older files agree."""

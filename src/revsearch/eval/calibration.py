@@ -44,9 +44,9 @@ def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray) -> 
     total = len(confidences)
     return float(
         sum(
-            b.answers / total * abs(b.accuracy - b.mean_confidence)  # type: ignore[operator]
+            b.answers / total * abs(b.accuracy - b.mean_confidence)
             for b in reliability(confidences, correct)
-            if b.answers
+            if b.accuracy is not None and b.mean_confidence is not None  # not an empty bin
         )
     )
 

@@ -15,7 +15,7 @@ import numpy as np
 
 def retrieval_metrics(
     embeddings: np.ndarray,
-    labels: Sequence[object],
+    labels: Sequence[object] | np.ndarray,
     ks: Sequence[int] = (1, 2, 4, 8),
     chunk: int = 1024,
     queries: np.ndarray | None = None,

@@ -80,7 +80,8 @@ def neighbours(
     gallery: np.ndarray, gallery_labels: list[str], queries: np.ndarray, chunk: int = 1024
 ) -> tuple[np.ndarray, list[list[str]]]:
     """(scores, labels) of each query's voters, best first."""
-    all_scores, all_labels = [], []
+    all_scores: list[np.ndarray] = []
+    all_labels: list[list[str]] = []
     for start in range(0, len(queries), chunk):
         scores = queries[start : start + chunk] @ gallery.T
         top = nearest_indices(scores, min(VOTE_NEIGHBOURS, len(gallery)))

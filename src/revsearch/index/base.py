@@ -4,28 +4,54 @@
 ``VectorBackend`` is what the catalog talks to: it keeps vectors in step with the catalog's
 SQLite rows and answers filtered searches. The embedded backend holds an index built from
 SQLite; a server backend (Milvus) holds the vectors and filter fields itself.
+``VectorSource`` is all a backend may ask of the catalog it serves: ``index/`` imports
+nothing of ``catalog/``, the catalog's database implements it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NotRequired, Protocol, TypedDict
 
 import numpy as np
 
-# HNSW search breadth (usearch's expansion_search, Milvus's ef) unless configured: more recall
-# than the cheapest setting that reaches Recall@10 0.95 in benchmarks/results/ann.md.
-DEFAULT_SEARCH_EF = 96
+from revsearch.config import DEFAULT_SEARCH_EF
+from revsearch.errors import BadParameterError
+
+__all__ = [
+    "DEFAULT_SEARCH_EF", "BackendInfo", "Filters", "VectorBackend", "VectorIndex", "VectorRow",
+    "VectorSource", "top_k",
+]  # fmt: skip
+
+
+class BackendInfo(TypedDict):
+    """What a backend says of itself in the catalog's stats (``revsearch stats``)."""
+
+    vector_backend: str  # "embedded" or "milvus"
+    index_kind: str  # "exact" or "hnsw"
+    milvus: NotRequired[str]  # the Milvus server and collection, without the token
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Metadata conditions on a search (all optional, combined with AND)."""
+    """Metadata conditions on a search (all optional, combined with AND).
+
+    Built where a request enters (CLI options, API form fields) and checked there: an
+    empty make means none, and a year range that ends before it starts is refused.
+    """
 
     make: str | None = None
     year_min: int | None = None
     year_max: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.make:
+            object.__setattr__(self, "make", None)
+        low, high = self.year_min, self.year_max
+        if low is not None and high is not None and low > high:
+            raise BadParameterError(f"year_min {low} is after year_max {high}")
 
     def __bool__(self) -> bool:
         return bool(self.make) or self.year_min is not None or self.year_max is not None
@@ -40,6 +66,55 @@ class VectorRow:
     make: str | None = None
     year: int | None = None
     class_name: str | None = None
+
+
+class VectorSource(Protocol):
+    """The catalog as a backend sees it: committed vectors, filter fields and the change log.
+
+    ``generation`` counts committed writes; ``changes_since`` says what they touched, so a
+    backend catches up by deltas, or returns None when the log no longer reaches back.
+    """
+
+    read_only: bool
+
+    @property
+    def generation(self) -> int: ...
+
+    def model(self) -> tuple[str, int]:
+        """(model id, dimension) of the current vectors; ("", 0) before the first write."""
+        ...
+
+    def count(self) -> int: ...
+
+    def vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """All (ids, matrix) of one model."""
+        ...
+
+    def vectors_of(
+        self, ids: Sequence[int], model_id: str, dim: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of some images; those without a vector are left out."""
+        ...
+
+    def vector_rows(self, ids: np.ndarray, matrix: np.ndarray) -> list[VectorRow]:
+        """These vectors with their images' filter fields; ids no longer there are left out."""
+        ...
+
+    def filter_ids(self, filters: Filters) -> np.ndarray:
+        """Ids of the images that pass ``filters``."""
+        ...
+
+    def changes_since(self, generation: int) -> tuple[list[int], list[int]] | None: ...
+
+    def logged_changes(self) -> int:
+        """How many images the change log still lists (what pruning it would forget)."""
+        ...
+
+    def prune_changes(self, through: int) -> None: ...
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """The catalog's write lock, across processes: no write commits while it is held."""
+        ...
 
 
 class VectorIndex(Protocol):
@@ -70,7 +145,10 @@ class VectorBackend(Protocol):
     write. ``committed`` runs after the commit, for backends that mirror SQLite in memory.
     """
 
-    kind: str
+    @property
+    def kind(self) -> str:
+        """The kind of index searches use now: "exact" or "hnsw"."""
+        ...
 
     def stage(self, upserts: Sequence[VectorRow], deletes: Sequence[int]) -> None: ...
 
@@ -90,7 +168,7 @@ class VectorBackend(Protocol):
         """Persist derived state; ``force=False`` lets a backend skip it when it is cheap to
         recover (e.g. a few changes to replay)."""
 
-    def describe(self) -> dict[str, object]: ...
+    def describe(self) -> BackendInfo: ...
 
     def close(self) -> None: ...
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from revsearch.catalog.db import CatalogDB
+from revsearch.config import DEFAULT_EXACT_SEARCH_LIMIT, DEFAULT_SEARCH_EF
 from revsearch.errors import DiskFullError, disk_full
-from revsearch.index.base import DEFAULT_SEARCH_EF, Filters, VectorIndex, VectorRow
+from revsearch.index.base import BackendInfo, Filters, VectorIndex, VectorRow, VectorSource
 from revsearch.index.exact import ExactIndex
 from revsearch.index.hnsw import HnswIndex
 
@@ -36,13 +36,13 @@ log = logging.getLogger("revsearch.index")
 class EmbeddedBackend:
     def __init__(
         self,
-        db: CatalogDB,
+        source: VectorSource,
         folder: Path,
         *,
-        exact_search_limit: int = 5000,
+        exact_search_limit: int = DEFAULT_EXACT_SEARCH_LIMIT,
         search_ef: int = DEFAULT_SEARCH_EF,
     ) -> None:
-        self.db = db
+        self.source = source
         self.folder = folder
         self.exact_search_limit = exact_search_limit
         self.search_ef = search_ef
@@ -52,7 +52,7 @@ class EmbeddedBackend:
 
     @property
     def kind(self) -> str:
-        return "exact" if self.db.count() <= self.exact_search_limit else "hnsw"
+        return "exact" if self.source.count() <= self.exact_search_limit else "hnsw"
 
     def stage(self, upserts: Sequence[VectorRow], deletes: Sequence[int]) -> None:
         """Nothing to do: the vectors are written in the same SQLite transaction."""
@@ -73,14 +73,14 @@ class EmbeddedBackend:
                 self._index.add(
                     np.array([row.id for row in upserts]), np.stack([row.vector for row in upserts])
                 )
-            self._index_generation = self.db.generation
+            self._index_generation = self.source.generation
 
     def search(
         self, query: np.ndarray, k: int, filters: Filters | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         allowed = None
         if filters:
-            allowed = self.db.filter_ids(filters.make, filters.year_min, filters.year_max)
+            allowed = self.source.filter_ids(filters)
         with self._lock:
             return self.load().search(query, k, allowed)
 
@@ -88,36 +88,33 @@ class EmbeddedBackend:
         """The loaded index, caught up with the database by deltas, or (re)built."""
         with self._lock:
             index = self._index
-            if index is not None and self._index_generation == self.db.generation:
+            if index is not None and self._index_generation == self.source.generation:
                 return index  # the common case: no count(*) on the query path
             if index is None or index.kind != self.kind or not self._catch_up(index):
-                self._index = self._load_index()
-            return self._index
+                index = self._index = self._load_index()
+            return index
 
     def _catch_up(self, index: VectorIndex) -> bool:
         """Replay the changes since the index's generation; False if the log is too short."""
-        generation = self.db.generation
+        generation = self.source.generation
         if self._index_generation == generation:
             return True
-        delta = self.db.changes_since(self._index_generation)
+        delta = self.source.changes_since(self._index_generation)
         if delta is None:
             return False
         changed, deleted = delta
-        model_id, dim = self._model()
-        ids, vectors = self.db.vectors_of(changed, model_id, dim)
+        model_id, dim = self.source.model()
+        ids, vectors = self.source.vectors_of(changed, model_id, dim)
         gone = set(deleted) | (set(changed) - set(ids.tolist()))
         index.remove(np.asarray(sorted(gone), dtype=np.int64))
         index.add(ids, vectors)
         self._index_generation = generation
         return True
 
-    def _model(self) -> tuple[str, int]:
-        return self.db.get_meta("model_id") or "", int(self.db.get_meta("embedding_dim") or 0)
-
     def _load_index(self) -> VectorIndex:
-        model_id, dim = self._model()
+        model_id, dim = self.source.model()
         if not model_id:  # nothing was ever indexed
-            self._index_generation = self.db.generation
+            self._index_generation = self.source.generation
             return ExactIndex(1)
         if self.kind == "hnsw":
             state = self._read_state()
@@ -135,14 +132,14 @@ class EmbeddedBackend:
                         return saved
                 except Exception:  # a damaged file is rebuilt, never trusted
                     pass
-        self._index_generation = self.db.generation
+        self._index_generation = self.source.generation
         index: VectorIndex = (
             ExactIndex(dim)
             if self.kind == "exact"
             else HnswIndex(dim, dtype=HNSW_DTYPE, expansion_search=self.search_ef)
         )
-        index.add(*self.db.vectors(model_id, dim))
-        if isinstance(index, HnswIndex) and not self.db.read_only:
+        index.add(*self.source.vectors(model_id, dim))
+        if isinstance(index, HnswIndex) and not self.source.read_only:
             try:
                 self._save_hnsw(index)
             except DiskFullError as exc:  # the file only saves a rebuild: keep serving
@@ -157,17 +154,21 @@ class EmbeddedBackend:
         """
         with self._lock:
             index = self._index
-            if self.db.read_only or not isinstance(index, HnswIndex) or not self._catch_up(index):
+            if (
+                self.source.read_only
+                or not isinstance(index, HnswIndex)
+                or not self._catch_up(index)
+            ):
                 return
             if not force:
                 saved_at = int(self._read_state().get("generation", -1))
-                delta = self.db.changes_since(saved_at) if saved_at >= 0 else None
+                delta = self.source.changes_since(saved_at) if saved_at >= 0 else None
                 if delta is not None and sum(map(len, delta)) < max(1000, len(index) // 100):
                     return
             self._save_hnsw(index)
 
     def _save_hnsw(self, index: HnswIndex) -> None:
-        generation, model_id = self._index_generation, self._model()[0]
+        generation, model_id = self._index_generation, self.source.model()[0]
         state = json.dumps(
             {
                 "generation": generation,
@@ -188,7 +189,7 @@ class EmbeddedBackend:
             raise
         # The file now holds every change up to ``generation``; a process whose index is
         # older reloads the file and replays from there.
-        self.db.prune_changes(generation)
+        self.source.prune_changes(generation)
 
     def _read_state(self) -> dict:
         try:
@@ -196,7 +197,7 @@ class EmbeddedBackend:
         except (OSError, ValueError):
             return {}
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> BackendInfo:
         return {"vector_backend": "embedded", "index_kind": self.kind}
 
     def close(self) -> None:

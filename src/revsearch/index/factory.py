@@ -10,29 +10,31 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from revsearch.catalog.db import CatalogDB
+from revsearch.config import DEFAULT_EXACT_SEARCH_LIMIT, DEFAULT_SEARCH_EF
 from revsearch.errors import BadParameterError, MissingExtraError
-from revsearch.index.base import DEFAULT_SEARCH_EF, VectorBackend
+from revsearch.index.base import VectorBackend, VectorSource
 
-Constructor = Callable[[str, CatalogDB, Path, int, int], VectorBackend]
+Constructor = Callable[[str, VectorSource, Path, int, int], VectorBackend]
 
 
 def _embedded(
-    url: str, db: CatalogDB, folder: Path, exact_search_limit: int, search_ef: int
+    url: str, source: VectorSource, folder: Path, exact_search_limit: int, search_ef: int
 ) -> VectorBackend:
     from revsearch.index.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(db, folder, exact_search_limit=exact_search_limit, search_ef=search_ef)
+    return EmbeddedBackend(
+        source, folder, exact_search_limit=exact_search_limit, search_ef=search_ef
+    )
 
 
 def _milvus(
-    url: str, db: CatalogDB, folder: Path, exact_search_limit: int, search_ef: int
+    url: str, source: VectorSource, folder: Path, exact_search_limit: int, search_ef: int
 ) -> VectorBackend:
     try:
         from revsearch.index.milvus import MilvusBackend, parse_url
     except ImportError as exc:
         raise MissingExtraError("milvus", exc.name or "pymilvus") from None
-    return MilvusBackend(parse_url(url), db, search_ef=search_ef)
+    return MilvusBackend(parse_url(url), source, search_ef=search_ef)
 
 
 BACKENDS: dict[str, Constructor] = {
@@ -45,10 +47,10 @@ BACKENDS: dict[str, Constructor] = {
 
 def open_backend(
     url: str,
-    db: CatalogDB,
+    source: VectorSource,
     folder: Path,
     *,
-    exact_search_limit: int = 5000,
+    exact_search_limit: int = DEFAULT_EXACT_SEARCH_LIMIT,
     search_ef: int = DEFAULT_SEARCH_EF,
 ) -> VectorBackend:
     """``embedded`` (default): vectors in the catalog's SQLite, exact or HNSW index;
@@ -58,4 +60,4 @@ def open_backend(
     if constructor is None:
         known = ", ".join(["embedded", *(f"{s}://..." for s in BACKENDS if s != "embedded")])
         raise BadParameterError(f"unknown vector backend {url!r} (known: {known})")
-    return constructor(url, db, folder, exact_search_limit, search_ef)
+    return constructor(url, source, folder, exact_search_limit, search_ef)

@@ -10,11 +10,22 @@ import errno
 import os
 import shutil
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 from usearch.index import Index
 
-from revsearch.index.base import DEFAULT_SEARCH_EF, top_k
+from revsearch.config import DEFAULT_SEARCH_EF
+from revsearch.index.base import top_k
+
+
+class HnswOptions(TypedDict, total=False):
+    """:class:`HnswIndex`'s keyword options, as :meth:`HnswIndex.load` passes them on."""
+
+    expansion_search: int
+    dtype: str
+    connectivity: int
+
 
 # Build and search parameters; benchmarks/bench_ann.py measures recall and speed per setting.
 CONNECTIVITY = 16
@@ -81,10 +92,10 @@ class HnswIndex:
             if mask.sum() >= k:
                 return keys[mask][:k], scores[mask][:k]
         # Small or very selective filter: score the allowed vectors exactly.
-        allowed = allowed[[self._index.contains(int(key)) for key in allowed]]
+        allowed = allowed[np.array([self._index.contains(int(key)) for key in allowed], bool)]
         if len(allowed) == 0:
             return top_k(np.empty(0, np.float32), np.empty(0, np.int64), k)
-        vectors = np.asarray(self._index.get(allowed.astype(np.uint64)), dtype=np.float32)
+        vectors: np.ndarray = np.asarray(self._index.get(allowed.astype(np.uint64)), np.float32)
         if self.dtype != "f32":  # stored rounded (i8: scaled by 127): renormalise for cosine
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors / np.where(norms > 0, norms, 1.0)
@@ -117,12 +128,14 @@ class HnswIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, dim: int, **options: object) -> HnswIndex:
+    def load(cls, path: Path, dim: int, **options: Unpack[HnswOptions]) -> HnswIndex:
         """``options``: the constructor's, as the index was built with."""
-        index = cls(dim, **options)  # type: ignore[arg-type]
+        index = cls(dim, **options)
         breadth = index.expansion_search
         index._index.load(str(path))
-        index._index.expansion_search = breadth  # a setting of the reader, not of the file
+        # A setting of the reader, not of the file. usearch's stub declares it read-only, but
+        # Index.expansion_search has a setter.
+        index._index.expansion_search = breadth  # type: ignore[misc]
         return index
 
     @property

@@ -14,11 +14,14 @@ from typing import Protocol
 from revsearch.errors import BadParameterError
 
 
-def content_name(data: bytes, suffix: str) -> str:
-    """``<sha256>.<suffix>``: the same bytes always get the same name (no duplicates)."""
+def content_name(data: bytes, suffix: str, digest: str | None = None) -> str:
+    """``<sha256>.<suffix>``: the same bytes always get the same name (no duplicates).
+
+    ``digest``: the bytes' SHA-256 (hex) when the caller has it already.
+    """
     if not suffix.isalnum():
         raise BadParameterError(f"bad file suffix {suffix!r}")
-    return f"{hashlib.sha256(data).hexdigest()}.{suffix.lower()}"
+    return f"{digest or hashlib.sha256(data).hexdigest()}.{suffix.lower()}"
 
 
 def _nothing_to_close() -> None:
@@ -43,8 +46,9 @@ class ImageStore(Protocol):
         """The whole file; raises NotFoundError when it is gone."""
         ...
 
-    def put(self, data: bytes, suffix: str) -> str:
-        """Store new bytes (atomically, content-addressed) and return their ``source``."""
+    def put(self, data: bytes, suffix: str, digest: str | None = None) -> str:
+        """Store new bytes (atomically, content-addressed) and return their ``source``;
+        ``digest``: their SHA-256 when already known (not hashed again)."""
         ...
 
     def delete(self, source: str) -> bool:

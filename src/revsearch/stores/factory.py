@@ -45,8 +45,8 @@ class RoutingStore:
     def get(self, source: str) -> bytes:
         return self.store_for(source).get(source)
 
-    def put(self, data: bytes, suffix: str) -> str:
-        return self.uploads.put(data, suffix)
+    def put(self, data: bytes, suffix: str, digest: str | None = None) -> str:
+        return self.uploads.put(data, suffix, digest)
 
     def owns(self, source: str) -> bool:
         if source.startswith(S3_SCHEME):

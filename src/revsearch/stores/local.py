@@ -41,9 +41,9 @@ class LocalStore:
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise NotFoundError("the image file is missing from the store") from None
 
-    def put(self, data: bytes, suffix: str) -> str:
+    def put(self, data: bytes, suffix: str, digest: str | None = None) -> str:
         """Write to a temporary file and rename it, so a crash never leaves half a file."""
-        target = self.root / content_name(data, suffix)
+        target = self.root / content_name(data, suffix, digest)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".tmp")

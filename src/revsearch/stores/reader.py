@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from revsearch.config import DEFAULT_MAX_BYTES
 from revsearch.errors import ImageTooLargeError
-from revsearch.preprocess import DEFAULT_MAX_BYTES, read_bytes
+from revsearch.preprocess import read_bytes
 
 S3_SCHEME = "s3://"
 

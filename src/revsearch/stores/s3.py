@@ -126,8 +126,8 @@ class S3Store:
             with answer["Body"] as body:
                 return body.read()
 
-    def put(self, data: bytes, suffix: str) -> str:
-        key = self.key(content_name(data, suffix))
+    def put(self, data: bytes, suffix: str, digest: str | None = None) -> str:
+        key = self.key(content_name(data, suffix, digest))
         with self._errors("storing an image"):
             self.client.put_object(
                 Bucket=self.bucket,

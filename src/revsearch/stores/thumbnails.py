@@ -14,8 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from revsearch.config import DecodeLimits
 from revsearch.errors import disk_full
-from revsearch.preprocess import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode
+from revsearch.preprocess import DEFAULT_LIMITS, decode
 from revsearch.stores.base import ImageStore
 
 THUMBNAIL_SIZE = 256
@@ -29,16 +30,14 @@ class ThumbnailCache:
         store: ImageStore,
         *,
         size: int = THUMBNAIL_SIZE,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        limits: DecodeLimits = DEFAULT_LIMITS,
         read_only: bool = False,
     ) -> None:
         self.read_only = read_only
         self.folder = Path(folder)
         self.store = store
         self.size = size
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
+        self.limits = limits
 
     def etag(self, content_hash: str) -> str:
         return f'"{content_hash}-{self.size}"'
@@ -71,9 +70,7 @@ class ThumbnailCache:
         return path
 
     def render(self, data: bytes) -> bytes:
-        image = decode(
-            data, max_pixels=self.max_pixels, max_bytes=self.max_bytes, draft_size=self.size
-        ).image
+        image = decode(data, self.limits, draft_size=self.size).image
         image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)

@@ -69,7 +69,7 @@ def trunk_features(
         ]
         return indices, np.stack(arrays)
 
-    output: np.ndarray | None = None
+    output: np.memmap | None = None
     chunks = list(enumerate(chunked(list(range(len(data))), CHUNK)))
     for indices, batch in ordered_map(prepare_chunk, chunks, workers=2):
         (features,) = session.run(None, {"images": batch})

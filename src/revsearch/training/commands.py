@@ -12,6 +12,7 @@ import click
 from tqdm import tqdm
 
 from revsearch.errors import BadParameterError
+from revsearch.localize import LOCATE_SIZE
 
 if TYPE_CHECKING:
     from revsearch.training.recipe import Recipe
@@ -145,11 +146,18 @@ def tune_command(trials: int, study_dir: Path | None, recipe: Path, **overrides:
 )
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--input-size",
+    type=click.IntRange(min=64, max=512),
+    default=LOCATE_SIZE,
+    show_default=True,
+    help="Side of the localiser's own pass over the photo.",
+)
 @click.option("--limit", type=click.IntRange(min=10), default=None,
               help="First N car images only (smoke runs).")  # fmt: skip
 def train_localizer_command(
     manifest: Path, model: Path, output: Path, frames: int, epochs: int, seed: int,
-    limit: int | None,
+    input_size: int, limit: int | None,
 ) -> None:  # fmt: skip
     """Train the head that finds cars in photos, and append it to an encoder (the 'train' extra)."""
     from revsearch.training.localizer import train_localizer
@@ -166,8 +174,10 @@ def train_localizer_command(
         if done >= total:
             bar.close()
 
-    report = train_localizer(model, manifest, output, frames=frames, epochs=epochs, seed=seed,
-                             limit=limit, on_progress=on_progress)  # fmt: skip
+    report = train_localizer(
+        model, manifest, output, frames=frames, epochs=epochs, seed=seed,
+        input_size=input_size, limit=limit, on_progress=on_progress,
+    )  # fmt: skip
     click.echo(
         f"wrote {output}: validation boxes mean IoU {report['mean_iou']:.3f}, "
         f"{report['found_at_0.7']:.1%} found at IoU >= 0.7"

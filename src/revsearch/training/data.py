@@ -97,7 +97,9 @@ def balanced_batches(
     order = rng.permutation(len(groups))
     pending: list[tuple[int, list[int]]] = [groups[i] for i in order]
     while pending:
-        batch, used, rest = [], set(), []
+        batch: list[int] = []
+        used: set[int] = set()
+        rest: list[tuple[int, list[int]]] = []
         for cls, group in pending:
             if cls not in used and len(used) < classes_per_batch:
                 used.add(cls)

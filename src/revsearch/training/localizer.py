@@ -1,7 +1,8 @@
 """Train the localiser: a small head on the frozen encoder's feature maps that finds cars.
 
-The head reads two maps the encoder computes anyway (stride 16 and stride 32), so finding
-the car costs no extra pass over the photo; it is trained on composites made here: cars
+The head reads two maps of the encoder's own trunk (stride 16 and stride 32), computed in a
+small pass over the photo squashed to ``LOCATE_SIZE`` (160 px: about half the cost of the
+embedding's pass at 240, as the trunk takes any side). It is trained on composites made here: cars
 pasted at random scale, position and aspect onto procedural street scenes, scikit-image's
 sample photos and plain textures, with non-car objects pasted beside them as distractors.
 The cars come from images that are in *both* protocols' training sets (classes 1-98 of the
@@ -28,8 +29,15 @@ from torch import nn
 
 from revsearch.encoder.spec import METADATA_KEY
 from revsearch.eval.framing import paste, street_scene
-from revsearch.localize import GRID, LOCALIZER_OUTPUT, Box, boxes_from_map, iou
-from revsearch.preprocess import load_image
+from revsearch.localize import (
+    LOCALIZER_OUTPUT,
+    LOCALIZER_SWITCH,
+    LOCATE_SIZE,
+    Box,
+    boxes_from_map,
+    iou,
+)
+from revsearch.preprocess import Transform, load_image
 
 LONG_SIDE = 640
 FRAME_ASPECTS = (4 / 3, 3 / 4, 16 / 9, 1.0, 3 / 2)
@@ -154,20 +162,34 @@ def composite(
     return Image.fromarray(scene), boxes
 
 
-def feature_outputs(model: onnx.ModelProto) -> tuple[str, str]:
+def with_side(model: onnx.ModelProto, side: int | str) -> onnx.ModelProto:
+    """A copy of ``model`` taking side x side photos (a name instead of a number: any side)."""
+    resized = onnx.ModelProto()
+    resized.CopyFrom(model)
+    del resized.graph.value_info[:]  # the exporter's shapes hold for its side only
+    for dim in resized.graph.input[0].type.tensor_type.shape.dim[2:]:
+        dim.Clear()
+        if isinstance(side, int):
+            dim.dim_value = side
+        else:
+            dim.dim_param = side
+    return resized
+
+
+def feature_outputs(model: onnx.ModelProto, side: int) -> tuple[str, str]:
     """The names of the last stride-16 map and of the map the embedding is pooled from."""
-    inferred = onnx.shape_inference.infer_shapes(model)
+    inferred = onnx.shape_inference.infer_shapes(with_side(model, side))
     shapes = {
         v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
         for v in inferred.graph.value_info
     }
     pooled = next(n.input[0] for n in reversed(model.graph.node) if n.op_type in
                   ("ReduceMean", "GlobalAveragePool"))  # fmt: skip
-    side = shapes[pooled][-1] * 2 - 1  # 8 -> 15: a stride-2 conv with padding
+    side16 = math.ceil(side / 16)
     stride16 = [
         n.output[0]
         for n in model.graph.node
-        if len(shapes.get(n.output[0], [])) == 4 and shapes[n.output[0]][-1] == side
+        if len(shapes.get(n.output[0], [])) == 4 and shapes[n.output[0]][-1] == side16
         and n.op_type != "QuantizeLinear" and not n.output[0].startswith(HEAD_PREFIX)
     ]  # fmt: skip
     return stride16[-1], pooled
@@ -190,58 +212,46 @@ def exposed_session(
     )
 
 
-def upsample_matrix(source: int, target: int) -> np.ndarray:
-    """(source**2, target**2) bilinear interpolation (align_corners) as a matrix product."""
-    positions = np.linspace(0, source - 1, target)
-    weights = np.zeros((target, source), np.float32)
-    low = np.floor(positions).astype(int)
-    high = np.minimum(low + 1, source - 1)
-    frac = positions - low
-    weights[np.arange(target), low] += 1 - frac
-    weights[np.arange(target), high] += frac
-    return np.kron(weights, weights).T.astype(np.float32)  # (s*s, t*t)
-
-
 class Head(nn.Module):
     """Per cell of the stride-16 grid: a car-centre logit and four log distances to its box."""
 
-    def __init__(self, channels16: int, channels32: int, side32: int) -> None:
+    def __init__(self, channels16: int, channels32: int) -> None:
         super().__init__()
         self.reduce16 = nn.Conv2d(channels16, HIDDEN, 1)
         self.reduce32 = nn.Conv2d(channels32, HIDDEN, 1)
-        self.register_buffer("upsample", torch.from_numpy(upsample_matrix(side32, GRID)))
         self.conv1 = nn.Conv2d(HIDDEN, HIDDEN, 3, padding=1)
         self.conv2 = nn.Conv2d(HIDDEN, HIDDEN, 3, padding=1)
         self.out = nn.Conv2d(HIDDEN, 5, 1)
 
     def forward(self, f16: torch.Tensor, f32: torch.Tensor) -> torch.Tensor:
-        n = f16.shape[0]
-        up = (self.reduce32(f32).flatten(2) @ self.upsample).view(n, HIDDEN, GRID, GRID)
+        up = nn.functional.interpolate(
+            self.reduce32(f32), size=f16.shape[-2:], mode="bilinear", align_corners=True
+        )
         h = torch.relu(self.reduce16(f16) + up)
         h = torch.relu(self.conv1(h))
         h = torch.relu(self.conv2(h))
         return self.out(h)
 
 
-def targets(boxes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def targets(boxes: Sequence[np.ndarray], grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(objectness (G,G), weight (G,G), box per cell (4,G,G)) for normalised boxes.
 
     A cell is positive when its centre lies in the central part of a box (the smallest box
     wins), ignored around that, and negative elsewhere, the car's outer cells included: a
     tight crop's edges must not look like the centre of another car.
     """
-    centres = (np.arange(GRID) + 0.5) / GRID
+    centres = (np.arange(grid) + 0.5) / grid
     cx, cy = np.meshgrid(centres, centres)
-    objectness = np.zeros((GRID, GRID), np.float32)
-    weight = np.ones((GRID, GRID), np.float32)
-    assigned = np.zeros((4, GRID, GRID), np.float32)
-    area = np.full((GRID, GRID), np.inf)
+    objectness = np.zeros((grid, grid), np.float32)
+    weight = np.ones((grid, grid), np.float32)
+    assigned = np.zeros((4, grid, grid), np.float32)
+    area = np.full((grid, grid), np.inf)
     for box in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
         x1, y1, x2, y2 = box
         mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-        weight[_middle(cx, cy, box, IGNORED) & (objectness == 0)] = 0.0
-        central = _middle(cx, cy, box, CENTRAL)
-        central[min(int(my * GRID), GRID - 1), min(int(mx * GRID), GRID - 1)] = True
+        weight[_middle(cx, cy, box, IGNORED, grid) & (objectness == 0)] = 0.0
+        central = _middle(cx, cy, box, CENTRAL, grid)
+        central[min(int(my * grid), grid - 1), min(int(mx * grid), grid - 1)] = True
         size = (x2 - x1) * (y2 - y1)
         chosen = central & (size < area)
         objectness[chosen], weight[chosen], area[chosen] = 1.0, 1.0, size
@@ -249,19 +259,20 @@ def targets(boxes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nda
     return objectness, weight, assigned
 
 
-def _middle(cx: np.ndarray, cy: np.ndarray, box: np.ndarray, share: float) -> np.ndarray:
+def _middle(cx: np.ndarray, cy: np.ndarray, box: np.ndarray, share: float, grid: int) -> np.ndarray:
     """Cells whose centre lies in the central ``share`` of ``box`` (at least one cell wide)."""
     x1, y1, x2, y2 = box
-    hw = max(share * (x2 - x1) / 2, 0.5 / GRID)
-    hh = max(share * (y2 - y1) / 2, 0.5 / GRID)
+    hw = max(share * (x2 - x1) / 2, 0.5 / grid)
+    hh = max(share * (y2 - y1) / 2, 0.5 / grid)
     return (np.abs(cx - (x1 + x2) / 2) <= hw) & (np.abs(cy - (y1 + y2) / 2) <= hh)
 
 
 def predicted_boxes(raw: torch.Tensor) -> torch.Tensor:
     """(N,5,G,G) head output -> (N,4,G,G) normalised x1,y1,x2,y2."""
-    centres = (torch.arange(GRID, dtype=raw.dtype) + 0.5) / GRID
+    grid = raw.shape[-1]
+    centres = (torch.arange(grid, dtype=raw.dtype) + 0.5) / grid
     cy, cx = torch.meshgrid(centres, centres, indexing="ij")
-    distances = torch.exp(raw[:, 1:].clamp(-6, 3)) / GRID
+    distances = torch.exp(raw[:, 1:].clamp(-6, 3)) / grid
     return torch.stack([cx - distances[:, 0], cy - distances[:, 1],
                         cx + distances[:, 2], cy + distances[:, 3]], dim=1)  # fmt: skip
 
@@ -285,8 +296,8 @@ def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class Features:
     """Frozen encoder maps of a set of composites, with their normalised car boxes."""
 
-    f16: np.ndarray  # (N, C16, 15, 15) float16
-    f32: np.ndarray  # (N, C32, 8, 8) float16
+    f16: np.ndarray  # (N, C16, S/16, S/16) float16, S the side the frames were encoded at
+    f32: np.ndarray  # (N, C32, S/32, S/32) float16
     boxes: list[list[np.ndarray]]
 
 
@@ -343,11 +354,11 @@ def fit(
         norm[f"std{name}"] = as_float.std(axis=(0, 2, 3)) + 1e-3
         del as_float
     mean16, std16, mean32, std32 = (norm[k] for k in ("mean16", "std16", "mean32", "std32"))
-    labels = [targets(boxes) for boxes in train.boxes]
+    labels = [targets(boxes, train.f16.shape[-1]) for boxes in train.boxes]
     objectness = torch.from_numpy(np.stack([t[0] for t in labels]))
     weight = torch.from_numpy(np.stack([t[1] for t in labels]))
     assigned = torch.from_numpy(np.stack([t[2] for t in labels]))
-    head = Head(train.f16.shape[1], train.f32.shape[1], train.f32.shape[-1])
+    head = Head(train.f16.shape[1], train.f32.shape[1])
     optimiser = torch.optim.AdamW(head.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = epochs * math.ceil(len(objectness) / 64)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 2e-3, total_steps=steps)
@@ -398,9 +409,6 @@ def head_graph(
     w32, b32 = folded("reduce32", norm["mean32"], norm["std32"])
     tensors = {
         "loc.w16": w16, "loc.b16": b16, "loc.w32": w32, "loc.b32": b32,
-        "loc.up": state["upsample"],
-        "loc.shape_flat": np.asarray([0, HIDDEN, -1], np.int64),
-        "loc.shape_grid": np.asarray([0, HIDDEN, GRID, GRID], np.int64),
         "loc.w1": state["conv1.weight"], "loc.b1": state["conv1.bias"],
         "loc.w2": state["conv2.weight"], "loc.b2": state["conv2.bias"],
         "loc.wo": state["out.weight"], "loc.bo": state["out.bias"],
@@ -408,9 +416,14 @@ def head_graph(
     nodes = [
         helper.make_node("Conv", [names[0], "loc.w16", "loc.b16"], ["loc.a"]),
         helper.make_node("Conv", [names[1], "loc.w32", "loc.b32"], ["loc.c"]),
-        helper.make_node("Reshape", ["loc.c", "loc.shape_flat"], ["loc.c_flat"]),
-        helper.make_node("MatMul", ["loc.c_flat", "loc.up"], ["loc.c_up"]),
-        helper.make_node("Reshape", ["loc.c_up", "loc.shape_grid"], ["loc.c_grid"]),
+        helper.make_node("Shape", ["loc.a"], ["loc.a_shape"]),
+        helper.make_node(
+            "Resize",
+            ["loc.c", "", "", "loc.a_shape"],
+            ["loc.c_grid"],
+            mode="linear",
+            coordinate_transformation_mode="align_corners",
+        ),
         helper.make_node("Add", ["loc.a", "loc.c_grid"], ["loc.sum"]),
         helper.make_node("Relu", ["loc.sum"], ["loc.h0"]),
         helper.make_node("Conv", ["loc.h0", "loc.w1", "loc.b1"], ["loc.h1_"], pads=[1, 1, 1, 1]),
@@ -434,30 +447,57 @@ def without_localizer(model: onnx.ModelProto) -> onnx.ModelProto:
         graph.node.remove(node)
     for tensor in [t for t in graph.initializer if t.name.startswith(HEAD_PREFIX)]:
         graph.initializer.remove(tensor)
+    for value in [v for v in graph.input if v.name.startswith(HEAD_PREFIX)]:
+        graph.input.remove(value)
     return plain
+
+
+def switched(nodes: Sequence[onnx.NodeProto]) -> onnx.NodeProto:
+    """The head's nodes inside an ``If`` on :data:`LOCALIZER_SWITCH`: ONNX Runtime runs every
+    node of a graph, but only the branch of an ``If`` that is taken (off: an empty grid)."""
+    on = helper.make_graph(
+        list(nodes), "localizer_on", [],
+        [helper.make_tensor_value_info(LOCALIZER_OUTPUT, onnx.TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    none = numpy_helper.from_array(np.zeros((0, 5, 0, 0), np.float32))
+    off = helper.make_graph(
+        [helper.make_node("Constant", [], [f"{HEAD_PREFIX}none"], value=none)], "localizer_off",
+        [], [helper.make_tensor_value_info(f"{HEAD_PREFIX}none", onnx.TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    return helper.make_node(
+        "If", [LOCALIZER_SWITCH], [LOCALIZER_OUTPUT], then_branch=on, else_branch=off,
+        name=f"{HEAD_PREFIX}switch",
+    )  # fmt: skip
 
 
 def attach(
     model: onnx.ModelProto, head: Head, norm: dict[str, np.ndarray], names: tuple[str, str],
-    report: dict[str, float],
+    report: dict[str, float], locate_size: int,
 ) -> onnx.ModelProto:  # fmt: skip
-    """A copy of ``model`` with the head appended as the ``localizer`` output."""
+    """A copy of ``model`` with the head appended as the ``localizer`` output.
+
+    The graph then takes photos of any side: the localiser reads them at ``locate_size``
+    (its own small pass), the embedding at the model's input size.
+    """
     import json
 
-    merged = without_localizer(model)  # a head trained before is replaced, not stacked
+    # A head trained before is replaced, not stacked.
+    merged = with_side(without_localizer(model), "side")
     graph = merged.graph
     nodes, initialisers = head_graph(head, norm, names)
-    graph.node.extend(nodes)
+    graph.node.append(switched(nodes))
     graph.initializer.extend(initialisers)
+    graph.input.append(helper.make_tensor_value_info(LOCALIZER_SWITCH, onnx.TensorProto.BOOL, []))
     graph.output.append(
         helper.make_tensor_value_info(
-            LOCALIZER_OUTPUT, onnx.TensorProto.FLOAT, ["batch", 5, GRID, GRID]
+            LOCALIZER_OUTPUT, onnx.TensorProto.FLOAT, ["batch", 5, "grid", "grid"]
         )
     )
     for prop in merged.metadata_props:
         if prop.key == METADATA_KEY:
             spec = json.loads(prop.value)
             spec["localizer"] = report
+            spec["locate_size"] = locate_size
             prop.value = json.dumps(spec, sort_keys=True)
     onnx.checker.check_model(merged)
     return merged
@@ -497,6 +537,7 @@ def train_localizer(
     frames: int = 6000,
     epochs: int = 30,
     seed: int = 0,
+    input_size: int = LOCATE_SIZE,
     limit: int | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, float]:
@@ -517,9 +558,10 @@ def train_localizer(
     train_cars = [cars[i] for i in order[held:]]
     backgrounds, distractors = sample_photos()
     model = onnx.load(str(model_path))
-    names = feature_outputs(model)
-    session = exposed_session(model, names)
-    transform = OnnxEncoder(model_path).transform
+    spec = OnnxEncoder(model_path).spec
+    names = feature_outputs(model, spec.input_size)
+    session = exposed_session(with_side(without_localizer(model), input_size), names)
+    transform = Transform(input_size, spec.mean, spec.std)
 
     def frames_of(pool: Sequence[str], stream: int) -> Frames:
         def make(index: int) -> tuple[Image.Image, list[Box]]:
@@ -545,15 +587,15 @@ def train_localizer(
 
     head, norm = fit(train, epochs=epochs, seed=seed, on_epoch=on_epoch)
     del train
-    provisional = attach(model, head, norm, names, {})
+    provisional = attach(model, head, norm, names, {}, input_size)
     check = ort.InferenceSession(
         provisional.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     raw, truth = _run_graph(check, frames_of(val_cars, 2), val_count, transform)
     report = evaluate_head(raw, truth)
     report = {k: round(v, 4) for k, v in report.items()}
-    report.update(frames=frames, validation_frames=val_count, epochs=epochs)
-    onnx.save(attach(model, head, norm, names, report), str(output))
+    report.update(frames=frames, validation_frames=val_count, epochs=epochs, input_size=input_size)
+    onnx.save(attach(model, head, norm, names, report, input_size), str(output))
     return report
 
 
@@ -567,6 +609,7 @@ def _run_graph(
     input_name = session.get_inputs()[0].name
     outputs, truth = [], []
     for arrays, boxes in frame_batches(frames, count, transform):
-        outputs.append(session.run([LOCALIZER_OUTPUT], {input_name: arrays})[0])
+        feed = {input_name: arrays, LOCALIZER_SWITCH: np.asarray(True)}
+        outputs.append(session.run([LOCALIZER_OUTPUT], feed)[0])
         truth += boxes
     return np.concatenate(outputs), truth

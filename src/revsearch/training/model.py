@@ -9,13 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from revsearch.encoder.export import load_backbone
+from revsearch.encoder.export import Backbone, load_backbone
 from revsearch.encoder.registry import get_pretrained
 from revsearch.errors import BadParameterError
 
 
 class SplitEncoder(nn.Module):
-    def __init__(self, backbone: nn.Module, trainable_blocks: int, embedding_dim: int) -> None:
+    def __init__(self, backbone: Backbone, trainable_blocks: int, embedding_dim: int) -> None:
         super().__init__()
         blocks = len(backbone._blocks)  # Lite0 16, Lite1 21
         if not 1 <= trainable_blocks <= blocks:
@@ -23,7 +23,7 @@ class SplitEncoder(nn.Module):
                 f"recipe: invalid value for trainable_blocks: {trainable_blocks} "
                 f"(this backbone has {blocks} blocks)"
             )
-        self.backbone = backbone
+        self.backbone: Backbone = backbone
         self.split = blocks - trainable_blocks
         self.head = nn.Linear(backbone._conv_head.out_channels, embedding_dim)
         for module in (backbone._conv_stem, backbone._bn0, *backbone._blocks[: self.split]):

@@ -191,7 +191,8 @@ def _export(
     best_epoch: int,
     best_recall: float | None,
 ) -> TrainResult:
-    model.to("cpu", memory_format=torch.contiguous_format)
+    # torch's stub of Module.to omits memory_format, which Module.to accepts (and documents).
+    model.to("cpu", memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     spec = trained_spec(recipe)
     model_path = run_dir / "model.onnx"
     diff = export_onnx(model.eval(), spec, model_path)
@@ -270,7 +271,8 @@ def _train_epoch(
     rng = np.random.default_rng([recipe.seed, epoch])
     torch.manual_seed(recipe.seed * 10_007 + epoch)
     device = next(model.head.parameters()).device
-    model.train().to(memory_format=torch.channels_last)  # ~1.3x faster depthwise convs on CPU
+    # ~1.3x faster depthwise convs on CPU. torch's stub of Module.to omits memory_format.
+    model.train().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     loss_fn.train()
     total, steps = 0.0, 0
     for batch in balanced_batches(data.labels, recipe.batch_classes, recipe.batch_per_class, rng):

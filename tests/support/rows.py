@@ -1,4 +1,4 @@
-"""Rows for the backend tests: unit vectors and images whose ids are 1, 2, ... in order."""
+"""Catalog inputs without an encoder: random unit vectors, and images numbered 0, 1, ..."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from revsearch.vehicles import Vehicle, parse_class_name
 DIM = 16
 
 
-def unit(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+def unit_vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    """``n`` random L2-normalised float32 vectors, the same for the same seed."""
     vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
@@ -21,7 +22,7 @@ def images(
     class_name: str | None = "Audi TTS Coupe 2012",
     vehicle: Vehicle | None = None,
 ) -> list[NewImage]:
-    """Images numbered from ``start``; ids are assigned 1, 2, ... in insertion order."""
+    """Images numbered from ``start``; a fresh catalog gives them ids 1, 2, ... in order."""
     vehicle = vehicle or parse_class_name(class_name)
     return [
         NewImage(f"/photos/{i}.jpg", f"hash-{i}", 224, 224, class_name, vehicle)
