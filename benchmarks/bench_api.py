@@ -32,8 +32,8 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
-from revsearch.indexing import collect_sources
 from revsearch.search import Searcher
+from revsearch.sources import collect_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_QUERIES = ROOT.parent / "shared" / "data" / "stanford-cars" / "manifest.csv"

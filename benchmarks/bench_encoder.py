@@ -32,8 +32,8 @@ from revsearch.encoder.registry import (
     shipped_int8_model,
 )
 from revsearch.eval.runner import evaluate
-from revsearch.indexing import sha256_file
 from revsearch.preprocess import prepare
+from revsearch.sources import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT.parent / "shared" / "data" / "stanford-cars" / "manifest.csv"

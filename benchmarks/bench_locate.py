@@ -31,8 +31,9 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
 from revsearch.eval.framing import Framing
-from revsearch.indexing import Indexer, read_manifest
+from revsearch.indexing import Indexer
 from revsearch.search import Searcher
+from revsearch.sources import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT.parent / "shared" / "data" / "stanford-cars" / "manifest.csv"

@@ -35,7 +35,8 @@ from revsearch.distributed.cluster import ray_session
 from revsearch.distributed.ray_indexing import CPUS_PER_ACTOR, RayIndexer
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
-from revsearch.indexing import ImageSource, Indexer, read_manifest
+from revsearch.indexing import Indexer
+from revsearch.sources import ImageSource, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT.parent / "shared" / "data" / "stanford-cars" / "manifest.csv"

@@ -30,8 +30,9 @@ from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
 from revsearch.eval.perturb import COPY_EDITS
-from revsearch.indexing import Indexer, read_manifest
+from revsearch.indexing import Indexer
 from revsearch.search import Searcher
+from revsearch.sources import read_manifest
 from revsearch.stores.factory import open_store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,8 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path, shipped_float_model
 from revsearch.errors import ModelNotFoundError
-from revsearch.indexing import Indexer, read_manifest
+from revsearch.indexing import Indexer
+from revsearch.sources import read_manifest
 from tests.samples import manifest_rows, small_rows, write_manifest
 from tests.support.data import require_dataset
 

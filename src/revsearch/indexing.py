@@ -6,8 +6,7 @@ cores stay busy. Which workers is the indexer's chunk engine: threads here, Ray 
 :mod:`revsearch.distributed`. The main thread commits batches in order, so a killed run
 keeps every committed batch and a re-run skips them by content hash.
 
-Where sources come from (folders, manifests, S3) is :mod:`revsearch.sources`; its names
-are re-exported here for the callers that import them from this module.
+Where sources come from (folders, manifests, S3) is :mod:`revsearch.sources`.
 """
 
 from __future__ import annotations
@@ -30,27 +29,9 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import RevSearchError
 from revsearch.parallel import chunked, ordered_map
 from revsearch.preprocess import DEFAULT_LIMITS, decode
-from revsearch.sources import (
-    IMAGE_SUFFIXES,
-    STANFORD_PREFIX,
-    ImageSource,
-    absolute,
-    collect_sources,
-    content_hash,
-    read_manifest,
-    scan_folder,
-    sha256_file,
-    split_column,
-)
+from revsearch.sources import ImageSource, content_hash
 from revsearch.stores.reader import SourceReader
 from revsearch.vehicles import parse_class_name
-
-__all__ = [
-    "CHUNK", "COMMIT_EVERY", "IMAGE_SUFFIXES", "STANFORD_PREFIX", "ChunkEngine", "ChunkWorker",
-    "ImageSource", "IndexReport", "Indexer", "Prepared", "ThreadEngine", "absolute",
-    "collect_sources", "read_manifest", "reindex", "scan_folder", "sha256_file",
-    "split_column",
-]  # fmt: skip
 
 CHUNK = 16  # images per worker task
 COMMIT_EVERY = 256  # images per SQLite transaction

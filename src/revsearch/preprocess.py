@@ -12,7 +12,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict, Unpack
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -40,18 +39,6 @@ Image.MAX_IMAGE_PIXELS = None
 Image.init()  # load every plug-in now, so ACCEPTED_FORMATS can be checked against them
 
 DEFAULT_LIMITS = DecodeLimits()  # as revsearch.config declares them
-
-
-class DecodeOptions(TypedDict, total=False):
-    """:func:`decode`'s keyword options that its wrappers pass through."""
-
-    max_pixels: int | None
-    max_bytes: int | None
-    name: str | None
-
-
-class LoadOptions(DecodeOptions, total=False):
-    draft_size: int | None
 
 
 EXIF_ORIENTATION = 0x0112
@@ -108,15 +95,10 @@ def decode(
     source: bytes | str | Path,
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    max_pixels: int | None = None,
-    max_bytes: int | None = None,
     draft_size: int | None = None,
     name: str | None = None,
 ) -> Decoded:
     """Decode any accepted image into an upright RGB image, enforcing size limits.
-
-    ``limits``: file bytes and header pixels; ``max_pixels`` / ``max_bytes``, when given,
-    override one of them (callers that carry no :class:`DecodeLimits`).
 
     The pixel limit is checked from the header, before any pixel is decoded, which is what
     stops decompression bombs; decoding then waits for its share of the process's decoding
@@ -125,13 +107,12 @@ def decode(
     reduced right after decoding, before any full-size copy. Whatever goes wrong inside a
     decoder is the file's fault and raises a :mod:`revsearch.errors` exception, nothing else.
     """
-    max_pixels = limits.max_pixels if max_pixels is None else max_pixels
-    data = read_bytes(source, limits.max_bytes if max_bytes is None else max_bytes)
+    data = read_bytes(source, limits.max_bytes)
     name = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # EXIF/ICC warnings are noise for us
-            return _decode(data, max_pixels, draft_size, name)
+            return _decode(data, limits.max_pixels, draft_size, name)
     except RevSearchError:
         raise
     except UnidentifiedImageError:
@@ -202,9 +183,9 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def load_image(source: bytes | str | Path, **options: Unpack[LoadOptions]) -> Image.Image:
+def load_image(source: bytes | str | Path, limits: DecodeLimits = DEFAULT_LIMITS) -> Image.Image:
     """:func:`decode`, when only the image matters."""
-    return decode(source, **options).image
+    return decode(source, limits).image
 
 
 def read_bytes(source: bytes | str | Path, max_bytes: int) -> bytes:
@@ -276,7 +257,7 @@ def to_array(image: Image.Image, mean: Sequence[float], std: Sequence[float]) ->
 
 
 def prepare(
-    source: bytes | str | Path, transform: Transform, **limits: Unpack[DecodeOptions]
+    source: bytes | str | Path, transform: Transform, limits: DecodeLimits = DEFAULT_LIMITS
 ) -> np.ndarray:
     """Decode and transform one image: the function every caller goes through."""
-    return transform(decode(source, draft_size=transform.size, **limits).image)
+    return transform(decode(source, limits, draft_size=transform.size).image)

@@ -13,7 +13,8 @@ import revsearch.indexing
 from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BackendUnavailableError
-from revsearch.indexing import Indexer, read_manifest
+from revsearch.indexing import Indexer
+from revsearch.sources import read_manifest
 from tests.backends.milvus_server import MilvusServer, milvus_server
 from tests.support.rows import DIM, ids_of, images
 from tests.support.rows import unit_vectors as unit

@@ -20,7 +20,8 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.distributed.ray_indexing import from_columns, to_columns
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import InvalidImageError
-from revsearch.indexing import ImageSource, Indexer, IndexReport, Prepared, read_manifest
+from revsearch.indexing import Indexer, IndexReport, Prepared
+from revsearch.sources import ImageSource, read_manifest
 from tests.distributed.conftest import Isolated
 from tests.samples import DATASET, not_an_image, small_rows, truncated_jpeg, write_manifest
 
@@ -34,7 +35,7 @@ from revsearch.catalog.catalog import Catalog
 from revsearch.distributed.ray_indexing import RayIndexer
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import RevSearchError
-from revsearch.indexing import scan_folder
+from revsearch.sources import scan_folder
 
 model, images, catalog = sys.argv[1:]
 encoder = OnnxEncoder(model, threads=1)

@@ -11,7 +11,8 @@ import pytest
 from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import ImageTooLargeError
-from revsearch.indexing import Indexer, read_manifest, reindex
+from revsearch.indexing import Indexer, reindex
+from revsearch.sources import read_manifest
 from revsearch.stores.reader import SourceReader
 from tests.samples import DATASET, renamed_model, small_rows
 from tests.stores.s3server import MotoServer

@@ -7,13 +7,14 @@ import pytest
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.catalog.db import NewImage
+from revsearch.config import DEFAULT_SEARCH_EF
 from revsearch.errors import (
     BadParameterError,
     CatalogNotFoundError,
     EmptyCatalogError,
     ModelMismatchError,
 )
-from revsearch.index.base import DEFAULT_SEARCH_EF, Filters
+from revsearch.index.base import Filters
 from revsearch.index.embedded import HNSW_FILE, HNSW_STATE_FILE
 from tests.support.rows import DIM, images
 from tests.support.rows import unit_vectors as vectors

@@ -9,7 +9,8 @@ from PIL import Image
 from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError, InvalidImageError, NotFoundError
-from revsearch.indexing import Indexer, collect_sources, read_manifest, reindex, scan_folder
+from revsearch.indexing import Indexer, reindex
+from revsearch.sources import collect_sources, read_manifest, scan_folder
 from tests.samples import (
     DATASET,
     not_an_image,

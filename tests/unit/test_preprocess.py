@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from revsearch.config import DecodeLimits
 from revsearch.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -116,12 +117,12 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
 
 def test_pixel_limit_is_configurable() -> None:
     with pytest.raises(ImageTooLargeError):
-        decode(encode(gradient(size=(100, 100)), "PNG"), max_pixels=5000)
+        decode(encode(gradient(size=(100, 100)), "PNG"), DecodeLimits(max_pixels=5000))
 
 
 def test_byte_limit() -> None:
     with pytest.raises(ImageTooLargeError):
-        decode(encode(gradient(), "PNG"), max_bytes=100)
+        decode(encode(gradient(), "PNG"), DecodeLimits(max_bytes=100))
 
 
 def test_truncated_jpeg_is_invalid() -> None:

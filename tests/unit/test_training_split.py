@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from revsearch.errors import BadParameterError
-from revsearch.indexing import read_manifest, split_column
+from revsearch.sources import read_manifest, split_column
 from revsearch.training.data import Labelled, split_images
 from revsearch.training.recipe import Recipe
 

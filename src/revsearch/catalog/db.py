@@ -63,7 +63,6 @@ class NewImage:
     vehicle: Vehicle = field(default_factory=Vehicle)
 
 
-MAX_PARAMS = 900  # bound parameters per statement, below every SQLite build's limit
 UPSERT_META = (
     "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
@@ -413,13 +412,9 @@ class CatalogDB:
         """The content hashes stored; with ``among``, only those of these hashes."""
         if among is None:
             return {row[0] for row in self._query("SELECT content_hash FROM images")}
-        found: set[str] = set()
-        for start in range(0, len(among), MAX_PARAMS):
-            chunk = list(among[start : start + MAX_PARAMS])
-            marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT content_hash FROM images WHERE content_hash IN ({marks})"
-            found.update(row[0] for row in self._query(sql, chunk))
-        return found
+        marks = ", ".join("?" * len(among))
+        sql = f"SELECT content_hash FROM images WHERE content_hash IN ({marks})"
+        return {row[0] for row in self._query(sql, list(among))}
 
     def ids_without_vector(self, model_id: str) -> list[tuple[int, str]]:
         """(id, source) of images that have no vector from ``model_id`` yet."""

@@ -25,8 +25,9 @@ from revsearch.config import DecodeLimits
 from revsearch.distributed.cluster import LOCAL, import_ray, ray_session, resolve_address
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import ModelMismatchError, RayError, RevSearchError
-from revsearch.indexing import CHUNK, ChunkWorker, ImageSource, Indexer, Prepared
+from revsearch.indexing import CHUNK, ChunkWorker, Indexer, Prepared
 from revsearch.preprocess import DEFAULT_LIMITS
+from revsearch.sources import ImageSource
 
 CPUS_PER_ACTOR = 0.5  # fractional, so actors never starve Ray Data's own tasks on small CPUs
 ROWS_PER_BLOCK = 4 * CHUNK  # small blocks spread the input over the actor pool early

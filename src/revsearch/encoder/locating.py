@@ -52,8 +52,8 @@ def encode_images(
         for image, box in zip(images, boxes or [None] * len(images), strict=True)
     ]
     cars: list[list[FoundCar]] = [[] for _ in images]
-    wholes = [_whole_photo(encoder, image) for image in images]
     unboxed = [i for i, region in enumerate(regions) if region is None]
+    wholes = {i: _whole_photo(encoder, images[i]) for i in unboxed}
     if encoder.locates and unboxed:
         grids = encoder.locate_arrays(
             np.stack([encoder.locate_transform(wholes[i]) for i in unboxed])
@@ -63,8 +63,8 @@ def encode_images(
             car = main_car(cars[i])
             regions[i] = crop_box(car, *images[i].size) if car else None
     batch = np.stack([
-        encoder.transform(image.crop(region) if region else whole)
-        for image, whole, region in zip(images, wholes, regions, strict=True)
+        encoder.transform(images[i].crop(region) if region else wholes[i])
+        for i, region in enumerate(regions)
     ])  # fmt: skip
     vectors = encoder.encode_arrays(batch)
     return [Encoded(vectors[i], regions[i], cars[i]) for i in range(len(images))]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Unpack
 
 import numpy as np
 import onnxruntime as ort
 
+from revsearch.config import DecodeLimits
 from revsearch.encoder.spec import METADATA_KEY, ModelSpec
 from revsearch.errors import ModelNotFoundError
 from revsearch.localize import LOCALIZER_OUTPUT, LOCALIZER_SWITCH
-from revsearch.preprocess import DecodeOptions, decode
+from revsearch.preprocess import DEFAULT_LIMITS, decode
 
 # With a localiser, photos are decoded this many times the model's input size: a car that
 # fills a quarter of the frame must still be sharp once cut out.
@@ -81,13 +81,13 @@ class OnnxEncoder:
         return grids
 
     def encode(
-        self, sources: Sequence[bytes | str | Path], **limits: Unpack[DecodeOptions]
+        self, sources: Sequence[bytes | str | Path], limits: DecodeLimits = DEFAULT_LIMITS
     ) -> np.ndarray:
         """Decode, preprocess and encode images in one batch (each photo's car, see
         :mod:`revsearch.encoder.locating`)."""
         from revsearch.encoder.locating import encode_images
 
-        images = [decode(s, draft_size=self.draft_size, **limits).image for s in sources]
+        images = [decode(s, limits, draft_size=self.draft_size).image for s in sources]
         return np.stack([encoded.vector for encoded in encode_images(self, images)])
 
 

@@ -25,8 +25,8 @@ from revsearch.eval.calibration import (
 )
 from revsearch.eval.metrics import nearest_indices
 from revsearch.eval.perturb import alterations
-from revsearch.indexing import read_manifest
 from revsearch.prediction import SURE_CONFIDENCE, VOTE_NEIGHBOURS, predict
+from revsearch.sources import read_manifest
 
 GALLERY_SPLIT, QUERY_SPLIT = "stanford-train", "stanford-test"
 

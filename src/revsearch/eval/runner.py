@@ -11,7 +11,7 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
 from revsearch.eval.perturb import alterations
-from revsearch.indexing import read_manifest
+from revsearch.sources import read_manifest
 
 
 @dataclass(frozen=True)

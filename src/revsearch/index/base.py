@@ -17,13 +17,7 @@ from typing import NotRequired, Protocol, TypedDict
 
 import numpy as np
 
-from revsearch.config import DEFAULT_SEARCH_EF
 from revsearch.errors import BadParameterError
-
-__all__ = [
-    "DEFAULT_SEARCH_EF", "BackendInfo", "Filters", "VectorBackend", "VectorIndex", "VectorRow",
-    "VectorSource", "top_k",
-]  # fmt: skip
 
 
 class BackendInfo(TypedDict):

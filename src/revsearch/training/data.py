@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from revsearch.errors import BadParameterError
-from revsearch.indexing import read_manifest
+from revsearch.sources import read_manifest
 from revsearch.training.recipe import Recipe
 
 

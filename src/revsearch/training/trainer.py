@@ -26,7 +26,7 @@ from revsearch.encoder.registry import get_pretrained
 from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import gallery_accuracy, retrieval_metrics
-from revsearch.indexing import STANFORD_PREFIX
+from revsearch.sources import STANFORD_PREFIX
 from revsearch.training.cache import cache_directory, trunk_features
 from revsearch.training.data import Labelled, balanced_batches, recipe_split
 from revsearch.training.losses import build_loss
