@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import (
@@ -31,7 +31,7 @@ from revsearch.encoder.registry import (
     shipped_float_model,
     shipped_int8_model,
 )
-from revsearch.eval.runner import evaluate
+from revsearch.eval.runner import EvalOptions, evaluate
 from revsearch.preprocess import prepare
 from revsearch.sources import sha256_file
 
@@ -90,6 +90,64 @@ def speeds(models: dict[str, Path], rounds: int = 41, per_round: int = 30) -> di
     return out
 
 
+LAYOUT_OPS = ("Transpose", "ReorderInput", "ReorderOutput")
+
+
+def operator_profile(models: dict[str, Path], runs: int = 60) -> dict[str, dict[str, float]]:
+    """Where each model's time goes, by ONNX Runtime's own profiler (batch 1, 2 threads, the
+    optimised graph as served): depthwise and dense convolutions, layout changes, the rest.
+    It is what shows why int8 gains little here: its depthwise convolutions are no faster
+    than float ones."""
+    import onnxruntime as ort
+
+    out = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, path in models.items():
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 2
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(scratch) / name)
+            optimised = Path(scratch) / f"{name}-optimised.onnx"
+            options.optimized_model_filepath = str(optimised)
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            encoder = OnnxEncoder(path, threads=2)
+            size = encoder.spec.input_size
+            feed = {session.get_inputs()[0].name: np.zeros((1, 3, size, size), np.float32)}
+            feed.update(encoder._head_off)
+            for _ in range(runs):
+                session.run(None, feed)
+            events = json.loads(Path(session.end_profiling()).read_text())
+            out[name] = kernel_times(events, depthwise_nodes(optimised), runs)
+    return out
+
+
+def depthwise_nodes(model: Path) -> set[str]:
+    import onnx
+
+    graph = onnx.load(str(model)).graph
+    return {
+        node.name
+        for node in graph.node
+        if any(a.name == "group" and a.i > 1 for a in node.attribute)
+    }
+
+
+def kernel_times(events: list[dict], depthwise: set[str], runs: int) -> dict[str, float]:
+    """Milliseconds per run by kind of operator, from a profile's node events."""
+    totals = dict.fromkeys(("depthwise_conv", "dense_conv", "layout", "other"), 0.0)
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+            continue
+        op = event["args"]["op_name"]
+        node = event["name"].removesuffix("_kernel_time")
+        if op in ("Conv", "QLinearConv", "FusedConv", "NchwcConv"):
+            kind = "depthwise_conv" if node in depthwise else "dense_conv"
+        else:
+            kind = "layout" if op in LAYOUT_OPS else "other"
+        totals[kind] += event["dur"] / 1e3 / runs
+    return {kind: round(ms, 3) for kind, ms in totals.items()}
+
+
 def onnx_vs_torch(model: Path, repeats: int = 30) -> dict:
     """The baseline on ONNX Runtime against eager PyTorch: same weights, inputs, 2 threads."""
     import torch
@@ -124,18 +182,18 @@ def onnx_vs_torch(model: Path, repeats: int = 30) -> dict:
 
 
 def accuracy(model: Path) -> dict:
-    result = evaluate(
-        OnnxEncoder(model, threads=1), MANIFEST, workers=os.cpu_count() or 2, perturb=True
-    )
+    options = EvalOptions(workers=os.cpu_count() or 2, perturb=True)
+    result = evaluate(OnnxEncoder(model, threads=1), MANIFEST, options=options)
     return json.loads(json.dumps(result.as_dict()), parse_float=lambda v: round(float(v), 4))
 
 
 def markdown(results: dict) -> str:
-    speed = results["speed"]
+    speed, machine = results["speed"], results["machine"]
     lines = [
         "# Encoder benchmark",
         "",
-        f"Machine: {results['machine']}. Batch 1, 2 ONNX Runtime threads, "
+        f"Machine: {machine['cpu']}, {machine['cpus']} cores "
+        f"({' '.join(machine['cpu_flags'])}). Batch 1, 2 ONNX Runtime threads, "
         "medians of interleaved rounds.",
         "",
         "| model | id | dim | MB | ms/img | vs baseline |",
@@ -154,6 +212,16 @@ def markdown(results: dict) -> str:
             for batch, r in results["onnx_vs_torch"].items()
         ),
         f"int8 embedding cosine to the float model: {speed['trained_int8']['cosine_to_float']}.",
+        "",
+        "Where the time goes (ONNX Runtime's profiler, ms per image in the kernels):",
+        "",
+        "| model | depthwise convolutions | dense convolutions | layout changes | other |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {row['depthwise_conv']} | {row['dense_conv']} | {row['layout']} "
+            f"| {row['other']} |"
+            for name, row in results["operators"].items()
+        ),
     ]
     if results.get("accuracy"):
         perturbations = list(next(iter(results["accuracy"].values()))["perturbed_recall@1"])
@@ -189,8 +257,9 @@ def main() -> None:
             "trained_int8": trained_int8,
         }
         results: dict = {
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "machine": describe(),
             "speed": speeds(models),
+            "operators": operator_profile({k: models[k] for k in ("trained", "trained_int8")}),
             "onnx_vs_torch": onnx_vs_torch(models["baseline"]),
         }
         digests = {name: sha256_file(path) for name, path in models.items()}

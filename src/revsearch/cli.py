@@ -39,6 +39,7 @@ from revsearch.training.commands import (
 )
 
 if TYPE_CHECKING:
+    from revsearch.eval.runner import EvalOptions
     from revsearch.training.data import Labelled
 
 PARTIAL_EXIT_CODE = 3  # indexing finished, but some files were skipped
@@ -481,18 +482,12 @@ def eval_command(
         _eval_stanford(encoder, manifest, split_run, limit, perturb, framing, as_json)
         return
     with _progress("encoding") as bar:
-        options: dict[str, Any] = {
-            "perturb": perturb,
-            "framing": framing,
-            "workers": os.cpu_count() or 1,
-            "on_start": lambda total: bar.reset(total=total),
-            "on_progress": bar.update,
-        }
+        options = _eval_options(bar, perturb, framing)
         if split_run is None:
             assert manifest is not None
-            result = evaluate(encoder, manifest, split=split, limit=limit, **options)
+            result = evaluate(encoder, manifest, split=split, limit=limit, options=options)
         else:
-            result = evaluate_images(encoder, *_pairs(split_run[1]), split="val", **options)
+            result = evaluate_images(encoder, *_pairs(split_run[1]), split="val", options=options)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "localizer": encoder.locates}, indent=2))
         return
@@ -501,6 +496,18 @@ def eval_command(
         click.echo(f"{name:>10}: {value:.4f}")
     for name, value in result.perturbed_recall_at_1.items():
         click.echo(f"recall@1 of {name} queries: {value:.4f}")
+
+
+def _eval_options(bar: tqdm, perturb: bool, framing: bool) -> EvalOptions:
+    from revsearch.eval.runner import EvalOptions
+
+    return EvalOptions(
+        workers=os.cpu_count() or 1,
+        perturb=perturb,
+        framing=framing,
+        on_start=lambda total: bar.reset(total=total),
+        on_progress=bar.update,
+    )
 
 
 def _eval_stanford(
@@ -516,19 +523,13 @@ def _eval_stanford(
     from revsearch.eval.product import evaluate_gallery, evaluate_product
 
     with _progress("encoding") as bar:
-        options: dict[str, Any] = {
-            "workers": os.cpu_count() or 1,
-            "perturb": perturb,
-            "framing": framing,
-            "on_start": lambda total: bar.reset(total=total),
-            "on_progress": bar.update,
-        }
+        options = _eval_options(bar, perturb, framing)
         if split_run is None:
             assert manifest is not None
-            result = evaluate_product(encoder, manifest, limit=limit, **options)
+            result = evaluate_product(encoder, manifest, limit=limit, options=options)
         else:
             trained, held = split_run
-            result = evaluate_gallery(encoder, _pairs(trained), _pairs(held), **options)
+            result = evaluate_gallery(encoder, _pairs(trained), _pairs(held), options)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "localizer": encoder.locates}, indent=2))
         return

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -75,9 +76,18 @@ class Transform:
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    # The localiser's input: the photo squashed to this side first, as the embedding's pass
+    # sees it whole (which a photo searched whole needs anyway), then a small step down by
+    # OpenCV's plain bilinear (0.08 ms; Pillow's from 240 to 128 px: 0.35, from full size
+    # up to 1 ms more).
+    via: int | None = None
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         """RGB image -> float32 array (3, size, size)."""
+        if self.via:
+            pixels = np.asarray(resize(image, self.via))
+            step = cv2.resize(pixels, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+            return to_array(step, self.mean, self.std)
         return to_array(resize(image, self.size), self.mean, self.std)
 
 
@@ -245,8 +255,10 @@ def resize(image: Image.Image, size: int) -> Image.Image:
     return image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
-def to_array(image: Image.Image, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """RGB image -> normalised float32 CHW array.
+def to_array(
+    image: Image.Image | np.ndarray, mean: Sequence[float], std: Sequence[float]
+) -> np.ndarray:
+    """RGB image (or its HWC uint8 pixels) -> normalised float32 CHW array.
 
     Converting the uint8 view in place is ~20x faster than ``np.asarray(image, float32)``.
     """

@@ -111,21 +111,21 @@ def test_train_localizer_appends_a_head_and_keeps_the_embedding(
     )
     report = spec["localizer"]
     assert report["frames"] == 96 and 0 <= report["mean_iou"] <= 1
-    assert spec["locate_size"] == report["input_size"] == 160
+    assert spec["locate_size"] == report["input_size"] == 128
     photo = Image.open(car_photo()).convert("RGB")
     batch = before.transform(photo)[None]
     np.testing.assert_allclose(located.encode_arrays(batch), before.encode_arrays(batch),
                                atol=1e-6)  # fmt: skip
     grids = located.locate_arrays(located.locate_transform(photo)[None])
-    assert grids.shape == (1, 5, 10, 10)
+    assert grids.shape == (1, 5, 8, 8)
     assert LOCALIZER_OUTPUT in [o.name for o in located.session.get_outputs()]
     for found in boxes_from_map(grids[0], min_score=0.0):
         x1, y1, x2, y2 = found.box
         assert 0 <= found.score <= 1 and 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
     # Training again on the located model replaces its head instead of stacking another.
     again = tmp_path / "again.onnx"
-    train_localizer(output, again, 64, 1, 30, "--input-size", "128")
+    train_localizer(output, again, 64, 1, 30, "--input-size", "160")
     assert len(onnx.load(str(again)).graph.node) == len(onnx.load(str(output)).graph.node)
     relocated = OnnxEncoder(again, threads=1)
-    assert relocated.locate_transform.size == 128
-    assert relocated.locate_arrays(relocated.locate_transform(photo)[None]).shape[-1] == 8
+    assert relocated.locate_transform.size == 160
+    assert relocated.locate_arrays(relocated.locate_transform(photo)[None]).shape[-1] == 10

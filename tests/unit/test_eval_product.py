@@ -14,6 +14,7 @@ from revsearch.eval.calibration import (
     sure_share,
 )
 from revsearch.eval.product import evaluate_product
+from revsearch.eval.runner import EvalOptions
 
 
 def test_reliability_bins_count_every_answer() -> None:
@@ -38,7 +39,7 @@ def test_calibration_error_is_zero_only_when_confidence_matches_accuracy() -> No
 def test_product_protocol_queries_test_photos_against_the_train_split(
     encoder: OnnxEncoder, product_manifest: Path
 ) -> None:
-    result = evaluate_product(encoder, product_manifest, workers=2)
+    result = evaluate_product(encoder, product_manifest, options=EvalOptions(workers=2))
     assert (result.gallery, result.queries, result.classes) == (60, 30, 10)
     with open(product_manifest, newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -16,7 +16,7 @@ from revsearch.localize import (
     to_pixels,
 )
 
-GRID = 15  # cells per side; boxes_from_map reads any grid (the shipped head: 10 at 160 px)
+GRID = 15  # cells per side; boxes_from_map reads any grid (the shipped head: 8 at 128 px)
 
 
 def grid_for(boxes: list[tuple[float, float, float, float]]) -> np.ndarray:

@@ -66,7 +66,7 @@ def test_tight_crops_are_searched_as_they_are(
 
 
 def test_the_localiser_has_its_own_small_pass(locating: OnnxEncoder, test_cars) -> None:
-    """It looks at a smaller copy of the photo than the embedding does (about half the cost)."""
+    """It looks at a smaller copy of the photo than the embedding does (about 0.4 of the cost)."""
     assert locating.locate_transform.size < locating.transform.size
     grids = locating.locate_arrays(np.stack([locating.locate_transform(c) for c in test_cars]))
     assert grids.shape == (len(test_cars), 5, *[-(-locating.locate_transform.size // 16)] * 2)

@@ -103,6 +103,18 @@ def test_prepare_is_the_same_for_path_and_bytes() -> None:
     np.testing.assert_array_equal(prepare(path, TRANSFORM), prepare(path.read_bytes(), TRANSFORM))
 
 
+def test_a_transform_via_a_larger_side_sees_the_same_picture() -> None:
+    """The localiser's input is made from the embedding's squashed photo: same shape and
+    normalisation as a direct resize, nearly the same pixels (a gradient stays a gradient)."""
+    image = gradient(size=(400, 300))
+    direct = Transform(128, (0.5,) * 3, (0.5,) * 3)(image)
+    via = Transform(128, (0.5,) * 3, (0.5,) * 3, via=240)(image)
+    assert via.shape == direct.shape == (3, 128, 128) and via.dtype == np.float32
+    assert via.flags.c_contiguous
+    assert np.abs(via - direct).max() < 0.05  # 0-255 on a -1..1 scale: within 6 levels
+    assert via[0, :, -1].mean() - via[0, :, 0].mean() > 1.5
+
+
 def test_large_jpeg_is_drafted_but_reports_original_size() -> None:
     big = encode(gradient(size=(2000, 1500)), "JPEG")
     decoded = decode(big, draft_size=224)

@@ -6,11 +6,9 @@ and is the k-NN vote (the answer "this looks like …") right, and as sure as it
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from revsearch.eval.calibration import (
 )
 from revsearch.eval.metrics import nearest_indices
 from revsearch.eval.perturb import alterations
+from revsearch.eval.runner import DEFAULT_OPTIONS, EvalOptions
 from revsearch.prediction import SURE_CONFIDENCE, VOTE_NEIGHBOURS, predict
 from revsearch.sources import read_manifest
 
@@ -95,12 +94,11 @@ def evaluate_product(
     manifest: Path,
     *,
     limit: int | None = None,
-    **options: Any,
+    options: EvalOptions = DEFAULT_OPTIONS,
 ) -> ProductResult:
     """The product protocol on a manifest: its test split searched against its train split.
 
-    ``limit`` keeps the first N rows of each split (smoke runs); ``options`` go to
-    :func:`evaluate_gallery`.
+    ``limit`` keeps the first N rows of each split (smoke runs).
     """
     gallery_rows = read_manifest(manifest, split=GALLERY_SPLIT, limit=limit)
     query_rows = read_manifest(manifest, split=QUERY_SPLIT, limit=limit)
@@ -112,7 +110,7 @@ def evaluate_product(
         encoder,
         ([r.path for r in gallery_rows], [str(r.class_name) for r in gallery_rows]),
         ([r.path for r in query_rows], [str(r.class_name) for r in query_rows]),
-        **options,
+        options,
     )
 
 
@@ -120,21 +118,16 @@ def evaluate_gallery(
     encoder: OnnxEncoder,
     gallery_set: tuple[list[str], list[str]],
     query_set: tuple[list[str], list[str]],
-    *,
-    workers: int = 2,
-    perturb: bool = False,
-    framing: bool = False,
-    on_progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    options: EvalOptions = DEFAULT_OPTIONS,
 ) -> ProductResult:
     """Top-1 class accuracy of the nearest neighbour and of the vote, and its calibration,
     for (paths, labels) queries searched against a (paths, labels) gallery."""
     (gallery_paths, gallery_labels), (query_paths, query_labels) = gallery_set, query_set
     truth = np.asarray(query_labels)
-    altered_by = alterations(perturb, framing, donors=query_paths)
-    if on_start:
-        on_start(len(gallery_paths) + len(query_paths) * (1 + len(altered_by)))
-    embed = partial(encode_paths, encoder, workers=workers, on_progress=on_progress)
+    altered_by = alterations(options.perturb, options.framing, donors=query_paths)
+    if options.on_start:
+        options.on_start(len(gallery_paths) + len(query_paths) * (1 + len(altered_by)))
+    embed = partial(encode_paths, encoder, workers=options.workers, on_progress=options.on_progress)
     gallery = embed(gallery_paths)
     temperature = encoder.spec.vote_temperature
     clean = answer(gallery, gallery_labels, embed(query_paths), temperature)

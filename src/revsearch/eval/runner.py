@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from revsearch.encoder.batch import encode_paths
@@ -12,6 +13,20 @@ from revsearch.errors import BadParameterError
 from revsearch.eval.metrics import retrieval_metrics
 from revsearch.eval.perturb import alterations
 from revsearch.sources import read_manifest
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How an evaluation runs, shared by both protocols: workers, alterations, progress."""
+
+    workers: int = 2
+    perturb: bool = False  # the five alterations of revsearch.eval.perturb
+    framing: bool = False  # the phone-photo framings of revsearch.eval.framing
+    on_progress: Callable[[int], None] | None = None
+    on_start: Callable[[int], None] | None = None  # told the number of images to encode
+
+
+DEFAULT_OPTIONS = EvalOptions()
 
 
 @dataclass(frozen=True)
@@ -42,11 +57,7 @@ def evaluate(
     *,
     split: str = "eval",
     limit: int | None = None,
-    workers: int = 2,
-    perturb: bool = False,
-    framing: bool = False,
-    on_progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    options: EvalOptions = DEFAULT_OPTIONS,
 ) -> EvalResult:
     """Encode the split's images and score each as a query against all the others.
 
@@ -62,11 +73,7 @@ def evaluate(
         [s.path for s in sources],
         [str(s.class_name) for s in sources],
         split=split,
-        workers=workers,
-        perturb=perturb,
-        framing=framing,
-        on_progress=on_progress,
-        on_start=on_start,
+        options=options,
     )
 
 
@@ -76,24 +83,19 @@ def evaluate_images(
     labels: list[str],
     *,
     split: str,
-    workers: int = 2,
-    perturb: bool = False,
-    framing: bool = False,
-    on_progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    options: EvalOptions = DEFAULT_OPTIONS,
 ) -> EvalResult:
     """:func:`evaluate` on images already chosen, e.g. a training recipe's held-out classes."""
     if len(set(labels)) < 2 or len(paths) < 2:
         raise BadParameterError(f"split '{split}' has too few images or classes")
-    altered = alterations(perturb, framing, donors=paths)
-    if on_start:
-        on_start(len(paths) * (1 + len(altered)))
-    vectors = encode_paths(encoder, paths, workers=workers, on_progress=on_progress)
+    altered = alterations(options.perturb, options.framing, donors=paths)
+    if options.on_start:
+        options.on_start(len(paths) * (1 + len(altered)))
+    embed = partial(encode_paths, encoder, workers=options.workers, on_progress=options.on_progress)
+    vectors = embed(paths)
     perturbed = {}
     for name, alter in altered.items():
-        queries = encode_paths(
-            encoder, paths, workers=workers, on_progress=on_progress, alter=alter
-        )
+        queries = embed(paths, alter=alter)
         metrics = retrieval_metrics(vectors, labels, ks=(1,), queries=queries)
         perturbed[name] = metrics["recall@1"]
     return EvalResult(

@@ -1,7 +1,7 @@
 """Train the localiser: a small head on the frozen encoder's feature maps that finds cars.
 
 The head reads two maps of the encoder's own trunk (stride 16 and stride 32), computed in a
-small pass over the photo squashed to ``LOCATE_SIZE`` (160 px: about half the cost of the
+small pass over the photo squashed to ``LOCATE_SIZE`` (128 px: about 0.4 of the cost of the
 embedding's pass at 240, as the trunk takes any side). It is trained on composites made here: cars
 pasted at random scale, position and aspect onto procedural street scenes, scikit-image's
 sample photos and plain textures, with non-car objects pasted beside them as distractors.
@@ -561,7 +561,7 @@ def train_localizer(
     spec = OnnxEncoder(model_path).spec
     names = feature_outputs(model, spec.input_size)
     session = exposed_session(with_side(without_localizer(model), input_size), names)
-    transform = Transform(input_size, spec.mean, spec.std)
+    transform = Transform(input_size, spec.mean, spec.std, spec.input_size)
 
     def frames_of(pool: Sequence[str], stream: int) -> Frames:
         def make(index: int) -> tuple[Image.Image, list[Box]]:
