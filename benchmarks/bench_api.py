@@ -34,6 +34,7 @@ from machine import describe
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.runtime import QueryRuntime
+from revsearch.search import Searcher
 from revsearch.sources import collect_sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,30 +218,36 @@ def concurrent_load(
 def in_process(
     settings: Settings, queries: list[bytes], count: int, warmup: int, k: int
 ) -> tuple[dict[str, object], dict[str, object]]:
-    """The server's own query path (``QueryRuntime``: same-photo check included), timed
-    directly; the time inside the model's ONNX Runtime runs is counted for each query."""
+    """The server's own query path (``QueryRuntime``: same-photo check included) timed
+    directly, then the same without the check; the time inside the model's ONNX Runtime
+    runs is counted for each query."""
     with QueryRuntime.open(settings) as runtime:
         model_seconds = count_model_time(runtime.encoder)
-        for i in range(warmup):
-            runtime.searcher.search(queries[i % len(queries)], k)
-        totals, models = [], []
-        stages: dict[str, list[float]] = {}
-        for i in range(count):
-            model_seconds[0] = 0.0
-            start = time.perf_counter()
-            response = runtime.searcher.search(queries[i % len(queries)], k)
-            totals.append((time.perf_counter() - start) * 1e3)
-            models.append(model_seconds[0] * 1e3)
-            for stage, spent in response.timings_ms.items():
-                stages.setdefault(stage, []).append(spent)
+        unchecked = Searcher(runtime.catalog, runtime.encoder, limits=runtime.searcher.limits)
+        local = {}
+        for name, searcher in (("served", runtime.searcher), ("no_same_image", unchecked)):
+            for i in range(warmup):
+                searcher.search(queries[i % len(queries)], k)
+            totals, models = [], []
+            stages: dict[str, list[float]] = {}
+            for i in range(count):
+                model_seconds[0] = 0.0
+                start = time.perf_counter()
+                response = searcher.search(queries[i % len(queries)], k)
+                totals.append((time.perf_counter() - start) * 1e3)
+                models.append(model_seconds[0] * 1e3)
+                for stage, spent in response.timings_ms.items():
+                    stages.setdefault(stage, []).append(spent)
+            local[name] = {
+                "requests": count,
+                **percentiles(totals),
+                "model_p50_ms": round(float(np.median(models)), 2),
+                "stage_p50_ms": {
+                    stage: round(float(np.median(v)), 2) for stage, v in stages.items()
+                },
+            }
         stats = runtime.catalog.stats()
     facts = {key: stats[key] for key in ("images", "index_kind", "model_id")}  # type: ignore[literal-required]
-    local = {
-        "requests": count,
-        **percentiles(totals),
-        "model_p50_ms": round(float(np.median(models)), 2),
-        "stage_p50_ms": {stage: round(float(np.median(v)), 2) for stage, v in stages.items()},
-    }
     return local, facts
 
 
@@ -297,10 +304,13 @@ def parse_setups(text: str) -> list[tuple[int, int]]:
 
 def markdown(result: dict) -> str:
     local, catalog, ratios = result["in_process"], result["catalog"], result["ratios"]
-    default = result["setups"][0]
-    single = default["single_client"]
+    served, unchecked = local["served"], local["no_same_image"]
+    single = result["setups"][0]["single_client"]
     machine = result["machine"]
-    stages = ", ".join(f"{name} {ms}" for name, ms in local["stage_p50_ms"].items())
+
+    def stages(row: dict) -> str:
+        return ", ".join(f"{name} {ms}" for name, ms in row["stage_p50_ms"].items())
+
     lines = [
         f"API benchmark: {catalog['images']} images ({catalog['index_kind']}), "
         f"{catalog['model_id']}, {machine['cpu']} ({machine['cpus']} CPUs; "
@@ -312,13 +322,18 @@ def markdown(result: dict) -> str:
         "",
         "| measurement | requests | p50 ms | p99 ms | p50 / bare encoder |",
         "| --- | ---: | ---: | ---: | ---: |",
-        f"| bare encoder | {local['requests']} | {local['model_p50_ms']} | | 1.00 |",
-        f"| in-process Searcher.search | {local['requests']} | {local['p50_ms']} | "
-        f"{local['p99_ms']} | {ratios['in_process']} |",
+        f"| bare encoder | {served['requests']} | {served['model_p50_ms']} | | 1.00 |",
+        f"| in-process Searcher.search, as served | {served['requests']} | {served['p50_ms']} | "
+        f"{served['p99_ms']} | {ratios['in_process']} |",
+        f"| bare encoder, searches without the same-photo check | {unchecked['requests']} | "
+        f"{unchecked['model_p50_ms']} | | 1.00 |",
+        f"| in-process, without the check | {unchecked['requests']} | "
+        f"{unchecked['p50_ms']} | {unchecked['p99_ms']} | {ratios['in_process_no_same_image']} |",
         f"| HTTP, 1 client | {single['requests']} | {single['p50_ms']} | {single['p99_ms']} | "
         f"{ratios['http']} |",
         "",
-        f"In-process stages, p50 ms: {stages}.",
+        f"In-process stages, p50 ms: as served: {stages(served)}; without the check: "
+        f"{stages(unchecked)}.",
         "",
         "Server set-ups: ONNX Runtime threads per search x uvicorn processes.",
         "",
@@ -351,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     local, catalog = in_process(settings, queries, args.single, args.warmup, args.k)
     local["threads"] = threads
     single = served[0]["single_client"]
+    bare, served_p50 = local["served"]["model_p50_ms"], local["served"]["p50_ms"]
     result = {
         "benchmark": "api",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -360,8 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "in_process": local,
         "setups": served,
         "ratios": {
-            "in_process": round(local["p50_ms"] / local["model_p50_ms"], 2),
-            "http": round(single["p50_ms"] / local["model_p50_ms"], 2),
+            "in_process": round(served_p50 / bare, 2),
+            "in_process_no_same_image": round(
+                local["no_same_image"]["p50_ms"] / local["no_same_image"]["model_p50_ms"], 2
+            ),
+            "http": round(single["p50_ms"] / bare, 2),
         },
         "target": {
             "single_client_p50_ms": TARGET_SINGLE_P50_MS,

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 
 from revsearch.catalog.catalog import Catalog
 from revsearch.encoder.onnx import OnnxEncoder
@@ -118,6 +117,7 @@ def bench_queries(model: Path, catalog_dir: Path, queries: int) -> dict:
 
 def markdown(results: dict) -> str:
     ix, base, q = results["indexing"], results["plain_onnx_loop"], results["query"]
+    machine = results["machine"]
     ix_kind, ix_recall = q["index"]["kind"], q["index"]["recall@10_vs_exact"]
     rows = [
         "| measure | value | baseline in the same run | ratio |",
@@ -135,7 +135,7 @@ def markdown(results: dict) -> str:
         "",
         f"Model `{q['model_id']}`. Encoder speed and accuracy: bench_encoder.py.",
         "",
-        f"Machine: {results['machine']}",
+        f"Machine: {machine['cpu']}, {machine['cpus']} cores ({' '.join(machine['cpu_flags'])})",
     ]
     return "\n".join(rows) + "\n"
 
@@ -153,7 +153,7 @@ def main() -> None:
         if (catalog_dir / "catalog.sqlite").exists():
             raise SystemExit(f"{catalog_dir} already holds a catalog; give an empty folder")
         results = {
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "machine": describe(),
             "indexing": bench_indexing(model, catalog_dir, args.limit),
             "plain_onnx_loop": bench_plain_loop(model, args.baseline_images),
             "query": bench_queries(model, catalog_dir, args.queries),
