@@ -31,6 +31,7 @@ from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import resolve_model_path
 from revsearch.eval.perturb import COPY_EDITS
 from revsearch.indexing import Indexer
+from revsearch.same_image import SAME_IMAGE_CANDIDATES
 from revsearch.search import Searcher
 from revsearch.sources import read_manifest
 from revsearch.stores.factory import open_store
@@ -55,7 +56,7 @@ def timed(searcher: Searcher, query: bytes) -> tuple[list, float]:
     return hits, time.perf_counter() - start
 
 
-def run(model: Path, catalog_dir: Path) -> dict:
+def run(model: Path, catalog_dir: Path, candidates: int = SAME_IMAGE_CANDIDATES) -> dict:
     encoder = OnnxEncoder(model, threads=1)
     train = read_manifest(MANIFEST, split="stanford-train")
     wanted = sorted({str(s.class_name) for s in train})[:CLASSES]  # by name: several makes
@@ -66,7 +67,8 @@ def run(model: Path, catalog_dir: Path) -> dict:
         Indexer(catalog, encoder).run(gallery)
     catalog = Catalog.open(catalog_dir)
     before = Searcher(catalog, encoder)
-    after = Searcher(catalog, encoder, originals=open_store(Settings(), catalog_dir))
+    store = open_store(Settings(), catalog_dir)
+    after = Searcher(catalog, encoder, originals=store, same_image_candidates=candidates)
     records = catalog.get(range(1, 2 * len(gallery))).values()  # ids count up from 1
     ids = {record.source: record.id for record in records}
     indexed = [s for s in gallery if str(Path(s.path).resolve()) in ids]  # not duplicates
@@ -148,12 +150,17 @@ def markdown(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument(
+        "--candidates", type=int, default=SAME_IMAGE_CANDIDATES,
+        help="best results checked (REVSEARCH_SAME_IMAGE_CANDIDATES)",
+    )  # fmt: skip
+    parser.add_argument("--output", type=Path, default=RESULTS / "same_image.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        result = run(resolve_model_path(args.model), Path(folder) / "catalog")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "same_image.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "same_image.md").write_text(markdown(result))
+        result = run(resolve_model_path(args.model), Path(folder) / "catalog", args.candidates)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
 
 

@@ -61,9 +61,9 @@ def evaluate(
 ) -> EvalResult:
     """Encode the split's images and score each as a query against all the others.
 
-    With ``perturb``, each query is also altered (see :mod:`revsearch.eval.perturb`) and
-    searched against the clean gallery, giving Recall@1 per alteration; ``framing`` adds the
-    phone-photo framings of :mod:`revsearch.eval.framing`.
+    With ``options.perturb``, each query is also altered (see :mod:`revsearch.eval.perturb`)
+    and searched against the clean gallery, giving Recall@1 per alteration;
+    ``options.framing`` adds the phone-photo framings of :mod:`revsearch.eval.framing`.
     """
     sources = read_manifest(manifest, split=split, limit=limit)
     if any(s.class_name is None for s in sources):
