@@ -50,6 +50,7 @@ def load_encoder(
     *,
     threads: int | None = None,
     locate: bool = True,
+    spin: bool = True,
 ) -> OnnxEncoder:
     """The configured encoder (``model`` instead when given); ``locate=False`` turns the
     localiser off whatever the settings say."""
@@ -57,6 +58,7 @@ def load_encoder(
         resolve_model_path(model or settings.model),
         threads=settings.threads if threads is None else threads,
         locate=settings.locate and locate,
+        spin=spin,
     )
 
 
@@ -84,7 +86,12 @@ class QueryRuntime:
         limits = decode_limits(settings)
         opened = open_catalog(settings, catalog)
         try:
-            encoder = load_encoder(settings, model)
+            # The same-photo check runs on these cores right after the model's passes: ONNX
+            # Runtime's threads spinning meanwhile slowed it (bench_api, 2 cores: 35 instead
+            # of 43 ms in process, 16 clients 33 instead of 27 req/s), while a search without
+            # it is faster with them spinning (bench_locate: 1.32-1.48x instead of 1.52x).
+            checks = settings.same_image_candidates > 0
+            encoder = load_encoder(settings, model, spin=not checks)
             store = open_store(settings, opened.path)  # checks REVSEARCH_IMAGE_STORE
             searcher = Searcher(
                 opened,

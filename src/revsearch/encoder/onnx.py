@@ -23,10 +23,14 @@ class OnnxEncoder:
     """Loads one ONNX model; thread-safe (ORT sessions allow concurrent ``run`` calls).
 
     A model with a ``localizer`` output also finds the cars in a photo
-    (:mod:`revsearch.encoder.locating`); ``locate=False`` ignores it.
+    (:mod:`revsearch.encoder.locating`); ``locate=False`` ignores it. ``spin=False`` lets
+    ONNX Runtime's idle threads sleep instead of spinning: right for a process that does other
+    work on the same cores between the model's runs (the same-photo check).
     """
 
-    def __init__(self, path: str | Path, *, threads: int = 0, locate: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, *, threads: int = 0, locate: bool = True, spin: bool = True
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file not found: {self.path}")
@@ -34,11 +38,8 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle ONNX Runtime threads sleep instead of spinning: between the model's passes a
-        # query decodes, resizes and checks local features on the same cores, and spinning
-        # threads slowed that work (bench_api, 2 cores: 35 instead of 43 ms in process, 16
-        # clients 33 instead of 27 req/s), for about 1 ms more in the passes themselves.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(self.path), options, providers=["CPUExecutionProvider"]
