@@ -40,7 +40,11 @@ class Tracker:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         mlflow.set_tracking_uri(tracking_uri(self.runs_root))
-        experiment = mlflow.get_experiment_by_name(self.recipe.name)
+        with warnings.catch_warnings():
+            # MLflow's own tables declare a relationship SQLAlchemy 2.1 deprecates; it warns
+            # once, on the store's first query (here), about MLflow's code, not ours.
+            warnings.filterwarnings("ignore", "The ``noload`` loader strategy is deprecated")
+            experiment = mlflow.get_experiment_by_name(self.recipe.name)
         if experiment is None:
             artifacts = (self.runs_root.resolve() / "mlartifacts").as_uri()
             experiment_id = mlflow.create_experiment(self.recipe.name, artifact_location=artifacts)
