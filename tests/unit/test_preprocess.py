@@ -13,7 +13,7 @@ from revsearch.errors import (
     NotFoundError,
     UnsupportedImageError,
 )
-from revsearch.preprocess import Transform, decode, load_image, prepare, resize, to_rgb
+from revsearch.preprocess import Transform, decode, load_image, prepare, to_rgb
 from tests.samples import car_photo, not_an_image, png_bomb, truncated_jpeg
 from tests.support.images import encode
 
@@ -158,12 +158,3 @@ def test_empty_and_missing_files(tmp_path) -> None:
         decode(tmp_path / "missing.jpg")
     with pytest.raises(UnsupportedImageError):
         decode(tmp_path)
-
-
-def test_enlarging_agrees_with_pillow_to_one_level() -> None:
-    """OpenCV enlarges (faster); it must give the picture Pillow's bilinear gives."""
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (224, 200, 3), np.uint8))
-    ours = np.asarray(resize(image, 240), dtype=np.int32)
-    pillow = np.asarray(image.resize((240, 240), Image.Resampling.BILINEAR), dtype=np.int32)
-    assert ours.shape == (240, 240, 3)
-    assert np.abs(ours - pillow).max() <= 1
