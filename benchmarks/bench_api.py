@@ -6,10 +6,11 @@ Measures, in one run: the in-process ``Searcher.search`` latency (the server's o
 path, same-photo check included) with the time spent inside the model counted per query,
 which makes the query path's overhead over the bare encoder a ratio; per server set-up
 (ONNX Runtime threads x uvicorn processes), single-client latency (p50/p99) and a bounded
-concurrent load (throughput, p50/p99, errors), as ratios to the bare encoder too. The server
-runs are done first, the in-process one after they stop, so each gets the CPU alone. Writes
-``benchmarks/results/api.json`` and a markdown table; exits 1 if any request failed. All
-traffic goes to 127.0.0.1 and is bounded in count.
+concurrent load (throughput, p50/p99, errors); the default set-up's single-client p50 is
+also given as a ratio to the bare encoder. The server runs are done first, the in-process
+one after they stop, so each gets the CPU alone. Writes ``benchmarks/results/api.json`` and
+a markdown table; exits 1 if any request failed. All traffic goes to 127.0.0.1 and is
+bounded in count.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ from revsearch.encoder.registry import (
     shipped_float_model,
     shipped_int8_model,
 )
+from revsearch.encoder.spec import METADATA_KEY, ModelSpec
 from revsearch.eval.runner import EvalOptions, evaluate
+from revsearch.localize import LOCALIZER_SWITCH
 from revsearch.preprocess import prepare
 from revsearch.sources import sha256_file
 
@@ -110,10 +112,11 @@ def operator_profile(models: dict[str, Path], runs: int = 60) -> dict[str, dict[
             optimised = Path(scratch) / f"{name}-optimised.onnx"
             options.optimized_model_filepath = str(optimised)
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            encoder = OnnxEncoder(path, threads=2)
-            size = encoder.spec.input_size
+            metadata = session.get_modelmeta().custom_metadata_map
+            size = ModelSpec.from_json(metadata[METADATA_KEY]).input_size
             feed = {session.get_inputs()[0].name: np.zeros((1, 3, size, size), np.float32)}
-            feed.update(encoder._head_off)
+            if LOCALIZER_SWITCH in [i.name for i in session.get_inputs()]:
+                feed[LOCALIZER_SWITCH] = np.asarray(False)  # as the embedding's pass runs
             for _ in range(runs):
                 session.run(None, feed)
             events = json.loads(Path(session.end_profiling()).read_text())

@@ -89,7 +89,8 @@ class QueryRuntime:
             # The same-photo check runs on these cores right after the model's passes: ONNX
             # Runtime's threads spinning meanwhile slowed it (bench_api, 2 cores: 35 instead
             # of 43 ms in process, 16 clients 33 instead of 27 req/s), while a search without
-            # it is faster with them spinning (bench_locate: 1.32-1.48x instead of 1.52x).
+            # it is faster with them spinning (bench_locate, tight crops: 1.32-1.41x the
+            # headless encoder's query time instead of 1.52x).
             checks = settings.same_image_candidates > 0
             encoder = load_encoder(settings, model, spin=not checks)
             store = open_store(settings, opened.path)  # checks REVSEARCH_IMAGE_STORE

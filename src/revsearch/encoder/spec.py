@@ -40,7 +40,9 @@ class ModelSpec:
 
     @property
     def locate_transform(self) -> Transform:
-        return Transform(self.locate_size or self.input_size, self.mean, self.std, self.input_size)
+        if self.locate_size is None:  # the first localisers read the embedding's own input
+            return self.transform
+        return Transform(self.locate_size, self.mean, self.std, via=self.input_size)
 
     def to_json(self) -> str:
         """Unset optional fields are left out: older readers and older files agree."""
