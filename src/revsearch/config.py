@@ -25,6 +25,8 @@ DEFAULT_EXACT_SEARCH_LIMIT = 5000
 # than the cheapest setting that reaches Recall@10 0.95 in benchmarks/results/ann.md.
 DEFAULT_SEARCH_EF = 96
 DEFAULT_BODY_TIMEOUT = 60.0  # seconds an upload may take to arrive
+DEFAULT_QUERY_TTL = 30 * 60.0  # seconds a search stays re-queryable after its last use
+DEFAULT_QUERY_MEMORY = 64 * 1024 * 1024  # bytes all remembered searches may hold
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,16 @@ class Settings:
     keep_alive_timeout: int = _setting(
         "REVSEARCH_KEEP_ALIVE_TIMEOUT", _positive_int,
         "seconds an idle keep-alive connection stays open", 5,
+    )  # fmt: skip
+    query_ttl: float = _setting(
+        "REVSEARCH_QUERY_TTL", _positive_float,
+        "seconds an uploaded search stays re-queryable by its query_id after its last use",
+        DEFAULT_QUERY_TTL,
+    )  # fmt: skip
+    query_memory: int = _setting(
+        "REVSEARCH_QUERY_MEMORY", _positive_int,
+        "bytes the remembered searches (their photos and vectors) may hold per server process",
+        DEFAULT_QUERY_MEMORY,
     )  # fmt: skip
     max_connections: int = _setting(
         "REVSEARCH_MAX_CONNECTIONS", _positive_int,

@@ -16,7 +16,7 @@ from revsearch.catalog.catalog import Catalog, Hit
 from revsearch.config import DecodeLimits
 from revsearch.encoder.locating import encode_images
 from revsearch.encoder.onnx import OnnxEncoder
-from revsearch.errors import BadParameterError, RevSearchError
+from revsearch.errors import BadParameterError, NotFoundError, RevSearchError
 from revsearch.index.base import Filters
 from revsearch.localize import Box, check_box, scale_box, to_pixels
 from revsearch.prediction import VOTE_NEIGHBOURS, Prediction
@@ -54,6 +54,10 @@ class SearchResponse:
     query_box: Box | None = None
     cars: list[CarBox] = field(default_factory=list)
     photo_size: tuple[int, int] = (0, 0)
+    # What a re-query needs (revsearch.api.queries): the query's vector and the local
+    # features of the region searched (None when the same-photo check is off).
+    vector: np.ndarray | None = None
+    features: LocalFeatures | None = None
 
     @property
     def cropped(self) -> bool:
@@ -65,6 +69,11 @@ def check_k(k: int) -> int:
     if not 1 <= k <= MAX_K:
         raise BadParameterError(f"k must be between 1 and {MAX_K}, got {k}")
     return k
+
+
+def check_min_score(min_score: float | None) -> None:
+    if min_score is not None and not -1.0 <= min_score <= 1.0:
+        raise BadParameterError(f"min_score must be between -1 and 1, got {min_score}")
 
 
 def predict(hits: list[Hit], temperature: float | None = None) -> Prediction | None:
@@ -106,8 +115,7 @@ class Searcher:
         """``box``: search only this region (the uploaded photo's pixels, upright); else the
         largest car the model finds, or the whole photo."""
         check_k(k)
-        if min_score is not None and not -1.0 <= min_score <= 1.0:
-            raise BadParameterError(f"min_score must be between -1 and 1, got {min_score}")
+        check_min_score(min_score)
         start = time.perf_counter()
         decoded = decode(image, self.limits, draft_size=self.encoder.draft_size)
         photo = decoded.image
@@ -119,13 +127,11 @@ class Searcher:
         encoded = encode_images(self.encoder, [photo], [region])[0]
         vector = encoded.vector
         encoded_at = time.perf_counter()
-        checks = self.same_image_candidates if self.originals is not None else 0
-        response = self.search_vector(vector, max(k, checks), min_score=min_score, filters=filters)
+        searched = photo.crop(encoded.box) if encoded.box else photo
+        response = self.search_vector(vector, self._depth(k), min_score=min_score, filters=filters)
         searched_at = time.perf_counter()
-        if checks:
-            searched = photo.crop(encoded.box) if encoded.box else photo
-            response.hits = self.same_image_first(searched, response.hits)
-        response.hits = response.hits[:k]
+        response = self.check_same_image(response, searched, k)
+        response.vector = vector
         done = time.perf_counter()
         response.timings_ms = {
             "decode": (decoded_at - start) * 1e3,
@@ -143,26 +149,96 @@ class Searcher:
         ]
         return response
 
-    def same_image_first(self, query: Image.Image, hits: list[Hit]) -> list[Hit]:
+    def requery(
+        self,
+        vector: np.ndarray,
+        features: LocalFeatures | None,
+        k: int = 6,
+        *,
+        min_score: float | None = None,
+        filters: Filters | None = None,
+    ) -> SearchResponse:
+        """A remembered query again (another k or filters): no decode, no model pass."""
+        check_k(k)
+        check_min_score(min_score)
+        start = time.perf_counter()
+        response = self.search_vector(vector, self._depth(k), min_score=min_score, filters=filters)
+        searched_at = time.perf_counter()
+        response = self.check_same_image(response, features, k)
+        response.vector = vector
+        done = time.perf_counter()
+        response.timings_ms = {
+            "decode": 0.0,
+            "encode": 0.0,
+            "search": (searched_at - start) * 1e3,
+            "same_image": (done - searched_at) * 1e3,
+            "total": (done - start) * 1e3,
+        }
+        return response
+
+    def similar(
+        self,
+        image_id: int,
+        k: int = 6,
+        *,
+        min_score: float | None = None,
+        filters: Filters | None = None,
+    ) -> SearchResponse:
+        """ "More like this": the catalog image's own vector as the query, the image itself
+        left out of the results and of the vote."""
+        check_k(k)
+        check_min_score(min_score)
+        start = time.perf_counter()
+        vector = self.catalog.vector_of(image_id)
+        if vector is None:
+            raise NotFoundError(f"no image with id {image_id}")
+        response = self.search_vector(
+            vector, k, min_score=min_score, filters=filters, exclude=image_id
+        )
+        response.vector = vector
+        total = (time.perf_counter() - start) * 1e3
+        response.timings_ms = {
+            "decode": 0.0, "encode": 0.0, "search": total, "same_image": 0.0, "total": total
+        }  # fmt: skip
+        return response
+
+    def _checks(self) -> int:
+        return self.same_image_candidates if self.originals is not None else 0
+
+    def _depth(self, k: int) -> int:
+        """Hits to fetch: ``k``, or more when the same-photo check looks deeper."""
+        return max(k, self._checks())
+
+    def check_same_image(
+        self, response: SearchResponse, query: Image.Image | LocalFeatures | None, k: int
+    ) -> SearchResponse:
+        """The response cut to ``k`` hits, with the query's own photo first when it is among
+        the best; keeps the query's features for a re-query."""
+        if query is not None and self._checks():
+            response.hits, response.features = self.same_image_first(query, response.hits)
+        response.hits = response.hits[:k]
+        return response
+
+    def same_image_first(
+        self, query: Image.Image | LocalFeatures, hits: list[Hit]
+    ) -> tuple[list[Hit], LocalFeatures]:
         """Mark the top hits that are the query's own photo and move them first (stable).
 
         The vote is left as it is: it weighs similarity, and sameness is not a class.
         """
-        if not hits:
-            return hits
         depth = self.same_image_candidates
         # The candidates are read and described on the pool's threads (OpenCV and Pillow
         # release the GIL) while this thread describes the query: on 2 cores one client
         # waits about 0.75 of the sequential time (benchmarks/results/same_image.md).
         described = [CHECKS.submit(self._features_of, hit) for hit in hits[:depth]]
-        features = local_features(query)
+        features = query if isinstance(query, LocalFeatures) else local_features(query)
         checked = []
         for hit, candidate in zip(hits, described, strict=False):
             found = candidate.result()
             same = found is not None and is_same_image(features, found)
             checked.append(dataclasses.replace(hit, same_image=same))
         checked.sort(key=lambda hit: not hit.same_image)
-        return checked + hits[depth:]
+        return checked + hits[depth:], features
 
     def _features_of(self, hit: Hit) -> LocalFeatures | None:
         """The catalog image's local features; None when it is gone from the store or no
@@ -182,8 +258,12 @@ class Searcher:
         *,
         min_score: float | None = None,
         filters: Filters | None = None,
+        exclude: int | None = None,
     ) -> SearchResponse:
-        hits = self.catalog.search(vector, max(k, VOTE_NEIGHBOURS), filters)
+        wanted = max(k, VOTE_NEIGHBOURS) + (exclude is not None)
+        hits = self.catalog.search(vector, wanted, filters)
+        if exclude is not None:
+            hits = [h for h in hits if h.record.id != exclude]
         if min_score is not None:
             hits = [h for h in hits if h.score >= min_score]
         return SearchResponse(hits[:k], predict(hits, self.encoder.spec.vote_temperature))

@@ -74,6 +74,11 @@ class CarOut(BaseModel):
 
 
 class SearchOut(BaseModel):
+    query_id: str | None = Field(
+        description="search this photo again without uploading it: GET /api/search/{query_id} "
+        "(kept for a while after its last use); null for 'more like this'",
+        examples=["kV3d0x8QeJc2rT1a"],
+    )
     results: list[SearchResult]
     prediction: PredictionOut | None = Field(
         description="similarity-weighted vote of the nearest labelled images; null if none"
@@ -155,4 +160,60 @@ def image_out(record: ImageRecord, *, created: bool) -> ImageOut:
         image_url=image_url(record.id),
         thumbnail_url=thumbnail_url(record.id),
         created=created,
+    )
+
+
+class CatalogImageOut(BaseModel):
+    """An image of the catalog as the browse pages list it (``GET /api/images``)."""
+
+    id: int
+    class_name: str | None = Field(examples=["Audi TTS Coupe 2012"])
+    make: str | None
+    model: str | None
+    body: str | None
+    year: int | None
+    width: int = Field(description="pixels, as stored")
+    height: int
+    image_url: str
+    thumbnail_url: str
+
+
+class ImagePageOut(BaseModel):
+    total: int = Field(description="images matching the filters, on every page together")
+    offset: int
+    limit: int
+    images: list[CatalogImageOut] = Field(description="this page, ordered by class then id")
+
+
+class ClassOut(BaseModel):
+    class_name: str
+    make: str | None
+    model: str | None
+    body: str | None
+    year: int | None
+    images: int = Field(description="catalog images with this label")
+
+
+class MakeOut(BaseModel):
+    make: str
+    images: int
+
+
+class ClassesOut(BaseModel):
+    classes: list[ClassOut] = Field(description="every labelled class, by name")
+    makes: list[MakeOut] = Field(description="every make, by name")
+
+
+def catalog_image_out(record: ImageRecord) -> CatalogImageOut:
+    return CatalogImageOut(
+        id=record.id,
+        class_name=record.class_name,
+        make=record.make,
+        model=record.model,
+        body=record.body,
+        year=record.year,
+        width=record.width,
+        height=record.height,
+        image_url=image_url(record.id),
+        thumbnail_url=thumbnail_url(record.id),
     )

@@ -23,6 +23,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 from fastapi import Request
 
+from revsearch.api.queries import QueryCache
 from revsearch.api.writes import CatalogWriter
 from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
@@ -52,6 +53,7 @@ class Services:
     store: ImageStore
     thumbnails: ThumbnailCache
     writer: CatalogWriter
+    queries: QueryCache
     ready: threading.Event = field(default_factory=threading.Event)
     warmup_error: str | None = None
     executor: ThreadPoolExecutor = field(
@@ -73,7 +75,10 @@ class Services:
             catalog.path / THUMBNAILS_DIR, store, limits=limits, read_only=catalog.read_only
         )
         writer = CatalogWriter(catalog, runtime.encoder, store, thumbnails, limits=limits)
-        return cls(settings, catalog, runtime.encoder, runtime.searcher, store, thumbnails, writer)
+        queries = QueryCache(ttl=settings.query_ttl, max_bytes=settings.query_memory)
+        return cls(
+            settings, catalog, runtime.encoder, runtime.searcher, store, thumbnails, writer, queries
+        )
 
     def warm_up(self) -> None:
         """Load the vector index and run the model once, so the first query is not slow.

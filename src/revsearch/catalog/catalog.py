@@ -18,7 +18,7 @@ from typing import NotRequired, TypedDict
 
 import numpy as np
 
-from revsearch.catalog.db import CatalogDB, ImageRecord, NewImage
+from revsearch.catalog.db import Browse, CatalogDB, ClassSummary, ImageRecord, NewImage
 from revsearch.config import DEFAULT_EXACT_SEARCH_LIMIT, DEFAULT_SEARCH_EF
 from revsearch.errors import (
     BadParameterError,
@@ -221,6 +221,20 @@ class Catalog:
     def find_source(self, source: str) -> ImageRecord | None:
         return self._db.find_source(source)
 
+    def classes(self) -> list[ClassSummary]:
+        """Every labelled class with its image count, by name (what a browser lists)."""
+        return self._db.class_summaries()
+
+    def makes(self) -> list[tuple[str, int]]:
+        """(make, images) of every make, by name; makes differing only in case are one."""
+        return self._db.make_counts()
+
+    def browse(
+        self, where: Browse, *, offset: int = 0, limit: int = 48
+    ) -> tuple[int, list[ImageRecord]]:
+        """(matching images, one page of them ordered by class then id)."""
+        return self._db.browse(where, offset, limit)
+
     def known_hashes(self, among: Sequence[str] | None = None) -> set[str]:
         """Content hashes already stored; with ``among``, only which of these are (one small
         query instead of reading the whole column, for a few uploads)."""
@@ -234,6 +248,12 @@ class Catalog:
         """(ids, matrix) of every current vector, in id order."""
         model_id, dim = self._db.model()
         return self._db.vectors(model_id, dim)
+
+    def vector_of(self, image_id: int) -> np.ndarray | None:
+        """The current model's vector of one image; None when it has none (or is gone)."""
+        model_id, dim = self._db.model()
+        _, matrix = self._db.vectors_of([image_id], model_id, dim)
+        return matrix[0] if len(matrix) else None
 
     def search(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
         keys, scores = self.backend.search(vector, k, filters or Filters())
