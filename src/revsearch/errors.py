@@ -19,9 +19,11 @@ The CLI prints ``str(error)`` on one line and exits non-zero. Only subclasses ar
     ├── EmptyCatalogError                 409 catalog_empty
     ├── ModelMismatchError                409 model_mismatch
     ├── ImageTooLargeError                413 image_too_large
+    ├── RequestTooLargeError        (api) 413 request_too_large
     ├── UnsupportedImageError             415 unsupported_media_type
     ├── RangeNotSatisfiableError    (api) 416 range_not_satisfiable
     ├── BadParameterError                 422 bad_parameter
+    ├── RateLimitedError            (api) 429 rate_limited
     ├── CatalogSchemaError                500 catalog_schema
     ├── ExportError                       500 export_failed
     ├── RayError                          500 ray_failed
@@ -49,10 +51,22 @@ LOW_SPACE_BYTES = 1024 * 1024
 
 
 class RevSearchError(Exception):
-    """Base class: an expected failure with a message meant for the user."""
+    """Base class: an expected failure with a message meant for the user.
+
+    ``detail`` is for the operator (a decoder's own words, say): the CLI and the server log
+    show it after the message, HTTP answers leave it out.
+    """
 
     code = "error"
     http_status = 500
+
+    def __init__(self, message: str = "", *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.detail})" if self.detail else self.message
 
 
 class InvalidImageError(RevSearchError):

@@ -134,7 +134,9 @@ def decode(
     except MemoryError:
         raise ImageTooLargeError(f"{name}: not enough memory to decode this image") from None
     except Exception as exc:  # any decoder's failure (pillow-heif RuntimeError, struct.error...)
-        raise InvalidImageError(f"{name}: corrupt or truncated image ({_describe(exc)})") from None
+        raise InvalidImageError(
+            f"{name}: corrupt or truncated image", detail=_describe(exc)
+        ) from None
 
 
 def _decode(data: bytes, max_pixels: int, draft_size: int | None, name: str) -> Decoded:

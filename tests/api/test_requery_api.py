@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+from PIL import Image
 
 from tests.api.http import assert_error, search
 from tests.api.photos import catalog_photo, held_out_photo
@@ -99,3 +102,27 @@ def test_more_like_this_of_a_missing_image(client: httpx.Client) -> None:
     assert_error(client.get("/api/images/987654321/similar"), 404, "not_found")
     assert_error(client.get("/api/images/abc/similar"), 422, "bad_parameter")
     assert_error(client.get("/api/images/1/similar", params={"k": 1000}), 422, "bad_parameter")
+
+
+def test_the_searched_photo_comes_back_as_a_small_upright_jpeg(client: httpx.Client) -> None:
+    big = Image.new("RGB", (3000, 1000), (200, 30, 30))
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90 degrees to show it upright
+    big.save(buffer, format="JPEG", exif=exif)
+    body = search(client, buffer.getvalue()).json()
+    assert body["photo_size"] == [1000, 3000]  # upright, as the boxes are
+    response = client.get(f"/api/search/{body['query_id']}/photo")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    preview = Image.open(io.BytesIO(response.content))
+    assert preview.size == (341, 1024)
+    assert_error(client.get("/api/search/" + "B" * 16 + "/photo"), 404, "query_expired")
+
+
+def test_a_damaged_photo_is_explained_without_the_decoders_words(client: httpx.Client) -> None:
+    path, _ = catalog_photo(0)
+    response = search(client, path.read_bytes()[:3000])
+    assert_error(response, 400, "invalid_image")
+    message = response.json()["error"]["message"]
+    assert "corrupt or truncated" in message and "Error" not in message and "(" not in message

@@ -2,15 +2,19 @@
 
 The page outlines the region the server searched (``query_box``), draws every other car it
 found (``cars``) as a dashed "Search this car" button, and searches a region dragged on the
-photo; each of those sends the ``box`` form field. The photos are dataset cars pasted small
+photo; each of those asks for a ``box``: re-queries by ``query_id`` (GET), the photo is
+uploaded once. Photos over 1280 px are shrunk by the page before upload, so the boxes are in
+the pixels of what was sent. The photos are dataset cars pasted small
 into a large street scene (:func:`revsearch.eval.framing.frame_car`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -33,8 +37,9 @@ def expect(locator: Any) -> Any:
     return playwright_expect(locator)
 
 
-def framed_photo(folder: Path, *, second: bool = False) -> Path:
-    """A dataset car taking 35 % of a 2000 x 1500 street scene (beside a second car)."""
+def framed_photo(folder: Path, *, second: bool = False, side: int | None = None) -> Path:
+    """A dataset car taking 35 % of a 2000 x 1500 street scene (beside a second car);
+    ``side``: resized to that width first."""
     with Image.open(car_photo()) as source:
         car = source.convert("RGB")
     options: dict[str, Any] = {}
@@ -42,6 +47,8 @@ def framed_photo(folder: Path, *, second: bool = False) -> Path:
         with Image.open(car_photo(SECOND_CAR)) as source:
             options = {"centre_x": 0.22, "second": source.convert("RGB")}
     frame, _, _ = frame_car(car, np.random.default_rng(0), 0.35, **options)
+    if side:
+        frame = frame.resize((side, round(frame.height * side / frame.width)))
     path = folder / ("two-cars.jpg" if second else "framed.jpg")
     frame.save(path, "JPEG", quality=85)
     return path
@@ -54,22 +61,34 @@ def iou(a: list[int], b: list[int]) -> float:
     return w * h / union if union else 0.0
 
 
+SEARCHES = re.compile(r"/api/search(/[A-Za-z0-9_-]{16})?(\?.*)?$")
+
+
 def is_search(request: Any) -> bool:
-    return request.method == "POST" and request.url.endswith("/api/search")
+    """An upload (POST /api/search) or a re-query of one (GET /api/search/{query_id})."""
+    return bool(SEARCHES.search(request.url)) and request.method in ("POST", "GET")
 
 
-def searches_of(page: Any) -> list[bytes]:
-    """The multipart body of every POST /api/search the page sends from now on, passed on
-    unchanged. Read where the request is routed: a request's own body is not kept when it
-    holds a file, and a routed one has every field but the file's bytes."""
-    sent: list[bytes] = []
+@dataclass(frozen=True)
+class Sent:
+    method: str
+    url: str
+    body: bytes  # a POST's multipart body (without the file's bytes, see searches_of)
+
+
+def searches_of(page: Any) -> list[Sent]:
+    """Every search the page sends from now on, passed on unchanged. A POST's body is read
+    where the request is routed: a request's own body is not kept when it holds a file, and
+    a routed one has every field but the file's bytes."""
+    sent: list[Sent] = []
 
     def record(route: Any) -> None:
-        if is_search(route.request):
-            sent.append(route.request.post_data_buffer or b"")
+        request = route.request
+        if is_search(request):
+            sent.append(Sent(request.method, request.url, request.post_data_buffer or b""))
         route.fallback()
 
-    page.route("**/api/search", record)
+    page.route(SEARCHES, record)
     return sent
 
 
@@ -80,9 +99,22 @@ def form_field(body: bytes, name: str) -> str | None:
     return match.group(1).decode() if match else None
 
 
-def sent_box(body: bytes) -> list[int] | None:
-    field = form_field(body, "box")
+def sent_field(sent: Sent, name: str) -> str | None:
+    """A search's field: a form field of an upload, a query parameter of a re-query."""
+    if sent.method == "POST":
+        return form_field(sent.body, name)
+    values = parse_qs(urlsplit(sent.url).query).get(name)
+    return values[0] if values else None
+
+
+def sent_box(sent: Sent) -> list[int] | None:
+    field = sent_field(sent, "box")
     return [int(v) for v in field.split(",")] if field is not None else None
+
+
+def requeries_only(sent: list[Sent]) -> None:
+    """One photo is one upload: everything after it re-queries by id."""
+    assert [s.method for s in sent] == ["GET"] * len(sent), [s.method for s in sent]
 
 
 def answered(page: Any) -> Any:
@@ -152,8 +184,9 @@ def whole(body: dict[str, Any], shot: dict[str, Any]) -> bool:
 def test_the_searched_car_is_outlined_on_the_photo(page: Any, tmp_path: Path) -> None:
     body = upload(page, framed_photo(tmp_path))
     shot = photo(page)
-    assert (shot["width"], shot["height"]) == (2000, 1500)
-    assert body["cars"], "no car found in a 2000x1500 street scene: has the model a localiser?"
+    assert (shot["width"], shot["height"]) == (1280, 960)  # shrunk by the page before upload
+    assert body["photo_size"] == [1280, 960]
+    assert body["cars"], "no car found in a street scene: has the model a localiser?"
     assert not whole(body, shot), body["query_box"]  # the car is small: it was cut out
     outline = page.locator("#preview-boxes .query-box")
     expect(outline).to_have_count(1)
@@ -173,7 +206,8 @@ def test_the_searched_car_is_outlined_on_the_photo(page: Any, tmp_path: Path) ->
     with answered(page) as response:
         page.get_by_role("button", name="Search the whole photo").click()
     wait_until_shown(page, response.value.json())
-    assert [sent_box(form) for form in sent] == [[0, 0, 2000, 1500]]
+    assert [sent_box(form) for form in sent] == [[0, 0, 1280, 960]]
+    requeries_only(sent)
     expect(outline).to_have_count(0)
     expect(page.locator("#region-caption")).to_contain_text("Searched the whole photo")
     expect(page.get_by_role("button", name="Search the whole photo")).to_be_hidden()
@@ -197,8 +231,9 @@ def test_dragging_on_the_photo_searches_that_region(page: Any, tmp_path: Path) -
     sent = searches_of(page)
     s = shot["scale"]
     # From the sky over the left houses to the road on the right: not the car found.
-    start = (round(shot["left"] + 100 * s), round(shot["top"] + 80 * s))
-    end = (round(shot["left"] + 1300 * s), round(shot["top"] + 700 * s))
+    w, h = shot["width"], shot["height"]
+    start = (round(shot["left"] + 0.05 * w * s), round(shot["top"] + 0.053 * h * s))
+    end = (round(shot["left"] + 0.65 * w * s), round(shot["top"] + 0.467 * h * s))
     with answered(page) as response:
         page.mouse.move(*start)
         page.mouse.down()
@@ -215,7 +250,7 @@ def test_dragging_on_the_photo_searches_that_region(page: Any, tmp_path: Path) -
               (end[0] - shot["left"]) / s, (end[1] - shot["top"]) / s]  # fmt: skip
     tolerance = 1 / s + 1  # one screen pixel, in the photo's pixels
     assert all(abs(b - w) <= tolerance for b, w in zip(box, wanted, strict=True)), (box, wanted)
-    assert form_field(sent[0], "k") == "6"
+    assert sent_field(sent[0], "k") == "6"
     # The answer is drawn: its region outlined, its results listed, the caption says so.
     assert iou(body["query_box"], box) > 0.95, (body["query_box"], box)
     assert_drawn_at(page.locator("#preview-boxes .query-box"), shot, body["query_box"])
@@ -239,6 +274,7 @@ def test_dragging_on_the_photo_searches_that_region(page: Any, tmp_path: Path) -
     page.mouse.click(*start)
     page.wait_for_timeout(300)
     assert len(sent) == 3
+    requeries_only(sent)
 
 
 def test_another_car_found_is_a_button_that_searches_it(page: Any, tmp_path: Path) -> None:
@@ -260,6 +296,7 @@ def test_another_car_found_is_a_button_that_searches_it(page: Any, tmp_path: Pat
     picked = response.value.json()
     wait_until_shown(page, picked)
     assert [sent_box(form) for form in sent] == [others[0]["box"]]
+    requeries_only(sent)
     assert_drawn_at(page.locator("#preview-boxes .query-box"), shot, picked["query_box"])
     expect(page.locator("#region-caption")).to_contain_text("Searched the car you picked")
     # The cars found first stay on the photo: the one searched before is a button now.
@@ -274,18 +311,22 @@ def test_another_car_found_is_a_button_that_searches_it(page: Any, tmp_path: Pat
             page.keyboard.press("Enter")
         wait_until_shown(page, response.value.json())
         assert sent_box(sent[-1]) == by_keyboard
+        requeries_only(sent)
 
 
 def test_found_cars_from_the_answer_are_drawn_for_any_model(page: Any, tmp_path: Path) -> None:
     """The page's side of the contract, whatever the model finds: the real server's answer
     is given two cars and the first one as ``query_box`` when the search had no box."""
-    cars = [{"box": [300, 800, 1000, 1200], "score": 0.9},
-            {"box": [1300, 850, 1800, 1150], "score": 0.8}]  # fmt: skip
+    cars = [{"box": [180, 480, 600, 720], "score": 0.9},
+            {"box": [780, 510, 1080, 690], "score": 0.8}]  # fmt: skip
 
-    photo_path = framed_photo(tmp_path)
+    photo_path = framed_photo(tmp_path, side=1200)  # small enough to be sent as it is
 
     def with_cars(route: Any) -> None:
         # The routed body lacks the file's bytes: put them back, then ask the real server.
+        if route.request.method != "POST":
+            route.fallback()
+            return
         sent = route.request.post_data_buffer
         head, part, rest = sent.partition(b"Content-Type: image/jpeg\r\n\r\n")
         assert part and rest.startswith(b"\r\n")
@@ -309,6 +350,7 @@ def test_found_cars_from_the_answer_are_drawn_for_any_model(page: Any, tmp_path:
         button.click()
     wait_until_shown(page, response.value.json())
     assert [sent_box(form) for form in sent] == [cars[1]["box"]]
+    requeries_only(sent)
     assert_drawn_at(page.locator("#preview-boxes .query-box"), shot, cars[1]["box"])
     # The car searched first is a button now, and the focus did not fall off the page.
     expect(page.get_by_role("button", name="Search this car (car 1 of 2 found)")).to_be_visible()

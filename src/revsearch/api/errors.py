@@ -80,6 +80,20 @@ class RangeNotSatisfiableError(RevSearchError):
     http_status = 416
 
 
+class RequestTooLargeError(RevSearchError):
+    """A small JSON body (feedback) over its byte limit; uploads have ImageTooLargeError."""
+
+    code = "request_too_large"
+    http_status = 413
+
+
+class RateLimitedError(RevSearchError):
+    """A client over its rate on an anonymous endpoint; ``Retry-After`` says when to retry."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
 class NotReadyError(RevSearchError):
     """The server is still warming up (loading the model, building the vector index)."""
 
@@ -115,8 +129,9 @@ def error_response(
 
 
 def error_answer(exc: RevSearchError, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The JSON answer for ``exc``: its class's status and code, its message."""
-    return error_response(exc.http_status, exc.code, str(exc), headers)
+    """The JSON answer for ``exc``: its class's status and code, its message (not the
+    operator's detail)."""
+    return error_response(exc.http_status, exc.code, exc.message, headers)
 
 
 def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -129,6 +144,8 @@ async def _revsearch_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     if exc.http_status >= 500 and not isinstance(exc, NotReadyError):
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
+    elif exc.detail:
+        log.info("%s %s: %s", request.method, request.url.path, exc)
     return error_answer(exc, headers)
 
 

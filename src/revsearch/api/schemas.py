@@ -23,6 +23,8 @@ class SearchResult(BaseModel):
     score: float = Field(description="cosine similarity, -1 to 1 (higher is more similar)")
     class_name: str | None = Field(examples=["Audi TTS Coupe 2012"])
     make: str | None
+    model: str | None = Field(examples=["TTS"])
+    body: str | None = Field(examples=["Coupe"])
     year: int | None
     image_url: str
     thumbnail_url: str
@@ -93,6 +95,11 @@ class SearchOut(BaseModel):
         description="every car found in the photo, most confident first; send one's box as "
         "the 'box' field to search that one instead"
     )
+    photo_size: list[int] = Field(
+        description="width, height of the uploaded photo, upright: the pixels query_box and "
+        "the cars' boxes are in; empty for 'more like this'",
+        examples=[[2000, 1500]],
+    )
 
 
 class ImageOut(BaseModel):
@@ -140,6 +147,8 @@ def search_result(hit: Hit) -> SearchResult:
         score=round(hit.score, 6),
         class_name=record.class_name,
         make=record.make,
+        model=record.model,
+        body=record.body,
         year=record.year,
         image_url=image_url(record.id),
         thumbnail_url=thumbnail_url(record.id),

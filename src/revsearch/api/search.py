@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi import Path as PathParam
 
 from revsearch.api.errors import error_docs
@@ -23,6 +23,7 @@ from revsearch.api.uploads import read_upload
 from revsearch.index.base import Filters
 from revsearch.localize import Box, parse_box
 from revsearch.search import MAX_K, SearchResponse
+from revsearch.stores.thumbnails import jpeg_preview
 
 router = APIRouter(tags=["search"])
 
@@ -30,6 +31,19 @@ K_HELP = "number of results"
 MIN_SCORE_HELP = "drop results below this similarity"
 BOX_HELP = "search only this region: 'x1,y1,x2,y2' in the photo's pixels"
 BOX_EXAMPLE = "412,620,1390,1180"
+
+
+QUERY_PREVIEW_SIZE = 1024
+# Whoever holds the id may see the photo (that is what sharing a search means); no cache
+# between keeps it, and it is never active content.
+QUERY_PHOTO_HEADERS = {
+    "Cache-Control": "private, max-age=600",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+QueryId = Annotated[
+    str, PathParam(pattern=QUERY_ID_PATTERN, description="from an earlier search's answer")
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ def search_out(response: SearchResponse, query_id: str | None) -> SearchOut:
         ),
         query_box=list(response.query_box or ()),
         cars=[CarOut(box=list(car.box), score=car.score) for car in response.cars],
+        photo_size=list(response.photo_size) if query_id else [],
     )
 
 
@@ -94,9 +109,7 @@ async def search(
 @router.get("/api/search/{query_id}", response_model=SearchOut, responses=error_docs(400, 404, 422))
 async def requery(
     services: Annotated[Services, Depends(get_services)],
-    query_id: Annotated[
-        str, PathParam(pattern=QUERY_ID_PATTERN, description="from an earlier search's answer")
-    ],
+    query_id: QueryId,
     params: Annotated[Asked, Depends(asked)],
     box: Annotated[
         str | None, Query(max_length=64, description=BOX_HELP, examples=[BOX_EXAMPLE])
@@ -128,7 +141,25 @@ def _requery(services: Services, query_id: str, box: Box | None, params: Asked) 
         )  # fmt: skip
         response.query_box = known.query_box
     response.cars = remembered.cars  # every car of the photo, whichever one was searched
+    response.photo_size = remembered.photo_size
     return response
+
+
+@router.get(
+    "/api/search/{query_id}/photo",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "the photo"}, **error_docs(404)},
+)
+async def query_photo(
+    services: Annotated[Services, Depends(get_services)], query_id: QueryId
+) -> Response:
+    """The searched photo as a JPEG of at most 1024 px, upright: for a shared search's
+    preview, and for photos the browser cannot show itself (HEIC, AVIF)."""
+    remembered = services.queries.get(query_id)
+    data = await services.run(
+        jpeg_preview, remembered.photo, QUERY_PREVIEW_SIZE, services.searcher.limits
+    )
+    return Response(data, media_type="image/jpeg", headers=QUERY_PHOTO_HEADERS)
 
 
 @router.get(

@@ -23,6 +23,16 @@ THUMBNAIL_SIZE = 256
 JPEG_QUALITY = 85
 
 
+def jpeg_preview(data: bytes, size: int, limits: DecodeLimits = DEFAULT_LIMITS) -> bytes:
+    """The image upright, at most ``size`` px on its longer side, as JPEG: what any browser
+    can show, whatever the original's format (HEIC, AVIF, 16-bit TIFF...)."""
+    image = decode(data, limits, draft_size=size).image
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buffer.getvalue()
+
+
 class ThumbnailCache:
     def __init__(
         self,
@@ -70,11 +80,7 @@ class ThumbnailCache:
         return path
 
     def render(self, data: bytes) -> bytes:
-        image = decode(data, self.limits, draft_size=self.size).image
-        image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-        return buffer.getvalue()
+        return jpeg_preview(data, self.size, self.limits)
 
     def _write(self, path: Path, data: bytes) -> None:
         """Temporary file + rename: concurrent requests may both render, neither sees half."""

@@ -1,4 +1,7 @@
-// RevSearch UI: pick, drop, paste or shoot a photo -> POST /api/search -> results grid.
+// RevSearch UI: pick, drop, paste or shoot a photo -> one upload (POST /api/search) -> results.
+// The answer's query_id then re-queries without the photo (GET /api/search/{id}): another k,
+// filters or region. The address holds the search (/?q=<id>, /?similar=<image id>, filters,
+// k, box), so reloading or sharing it shows the same results.
 // On the photo: the region searched is outlined, the other cars found are dashed buttons
 // ("Search this car"), and dragging draws a region to search instead (the `box` field).
 "use strict";
@@ -7,42 +10,77 @@
   const $ = (id) => document.getElementById(id);
   const dropZone = $("drop-zone");
   const preview = $("preview");
+  const queryCaption = $("query-caption");
   const fileInput = $("file-input");
   const cameraInput = $("camera-input");
   const slider = $("k");
   const sliderValue = $("k-value");
+  const makeSelect = $("make");
+  const yearMin = $("year-min");
+  const yearMax = $("year-max");
+  const minScore = $("min-score");
+  const minScoreValue = $("min-score-value");
+  const clearFiltersButton = $("clear-filters");
   const statusLine = $("status");
   const errorLine = $("error");
+  const answer = $("answer");
   const predictionLine = $("prediction");
   const doubtLine = $("prediction-doubt");
+  const nothing = $("nothing");
   const results = $("results");
   const viewer = $("viewer");
   const viewerImage = $("viewer-image");
   const viewerCaption = $("viewer-caption");
+  const viewerDetails = $("viewer-details");
+  const viewerScore = $("viewer-score");
+  const viewerSimilar = $("viewer-similar");
   const frame = $("preview-frame");
   const layer = $("preview-boxes");
   const regionBar = $("region-bar");
   const regionCaption = $("region-caption");
   const wholeButton = $("whole-photo");
+  const uploadBar = $("upload");
+  const uploadLabel = $("upload-label");
+  const uploadProgress = $("upload-progress");
 
-  // Friendlier words for the API's error codes; the server's message follows.
+  // Plain words for the API's error codes; the server's message is shown only for the rest.
   const ERROR_HINTS = {
     unsupported_media_type: "That file is not an image we can read. Try a JPEG, PNG, WebP or HEIC photo.",
-    invalid_image: "That image looks damaged or incomplete.",
-    image_too_large: "That image is too large.",
-    bad_parameter: "The search request was not valid.",
+    invalid_image: "That image looks damaged or incomplete. Try another copy of the photo.",
+    image_too_large: "That image is too large. Try a smaller photo.",
+    bad_parameter: "The search settings were not valid.",
+    request_timeout: "The upload took too long. Check your connection and try again.",
+    query_expired: "This search has expired. Drop the photo again to search it.",
+    not_found: "That catalog image is not there any more.",
+    rate_limited: "Too many at once. Please wait a moment.",
   };
-  const SLIDER_DELAY_MS = 200;
+  const FILTER_DELAY_MS = 250;
+  const SHRINK_SIDE = 1280; // photos larger than this are shrunk in the browser before upload
+  const SHRINK_BYTES = 1.5 * 1024 * 1024; // ... and so are files heavier than this
+  const SHRINK_QUALITY = 0.9;
+  const DEFAULT_K = "6";
   const DRAG_START_PX = 4; // a press that moves less than this is a click, not a drag
   const MIN_REGION_PX = 8; // the smallest region searched, in the photo's own pixels
   const SAME_CAR_IOU = 0.7; // a found car overlapping the searched region this much is it
+  const FILTERS = [
+    ["make", makeSelect],
+    ["year_min", yearMin],
+    ["year_max", yearMax],
+    ["min_score", minScore],
+  ];
 
   let maxUploadBytes = null; // from /api/stats, to refuse big files before uploading them
-  let currentFile = null;
+  // The search on screen: {kind: "upload", id, file, photoSize} or {kind: "similar", id}.
+  let query = null;
+  let lastUpload = null; // the latest uploaded search, kept for the back button
   let previewUrl = null;
-  let inFlight = null;
-  let sliderTimer = null;
-  // The regions of the photo. Boxes are [x1, y1, x2, y2] in the photo's natural pixels.
+  let inFlight = null; // {abort()} of the request under way
+  let filterTimer = null;
+  let shownResults = []; // the results on screen, for the large view's previous / next
+  let viewing = -1; // index in shownResults of the result in the large view
+  let lastBody = null; // the answer on screen
+  let classesLoaded = null;
+  // The regions of the photo. Boxes are [x1, y1, x2, y2] in the photo's own pixels.
   let photoCars = []; // every car the last search without a box found: kept to switch between
   let autoBox = null; // the region the server chose itself (the last search without a box)
   let chosen = null; // {box, how: "car" | "drawn" | "whole"}: the region the user asked for
@@ -57,119 +95,333 @@
 
   function clearResults() {
     results.replaceChildren();
-    predictionLine.hidden = true;
+    shownResults = [];
+    lastBody = null;
+    answer.hidden = true;
     predictionLine.replaceChildren();
     doubtLine.hidden = true;
+    nothing.hidden = true;
   }
-
-  function showPreview(file) {
-    if (previewUrl) URL.revokeObjectURL(previewUrl);
-    previewUrl = URL.createObjectURL(file);
-    photoCars = [];
-    autoBox = null;
-    chosen = null;
-    shown = null;
-    cancelDrag();
-    drawRegions();
-    preview.hidden = false;
-    frame.hidden = false;
-    preview.src = previewUrl;
-  }
-
-  function hidePreview() {
-    preview.hidden = true;
-    frame.hidden = true;
-    cancelDrag();
-    drawRegions();
-  }
-
-  // Formats the browser cannot display (e.g. HEIC on desktop) still search fine.
-  preview.addEventListener("error", hidePreview);
-  preview.addEventListener("load", () => {
-    placeLayer();
-    drawRegions();
-  });
 
   function megabytes(bytes) {
     return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   }
 
-  function useFile(file) {
+  function seconds(ms) {
+    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+  }
+
+  // ---- The photo: shrunk before upload, previewed as sent --------------------------------
+
+  // A big photo is redrawn at SHRINK_SIDE as JPEG, upright (EXIF orientation applied): a
+  // 4000 x 3000 phone photo then sends a few hundred KB. What the browser cannot decode
+  // (HEIC on most desktops) is sent as it is; the server previews it.
+  async function shrink(file) {
+    if (typeof createImageBitmap !== "function") return file;
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch {
+      return file;
+    }
+    const scale = Math.min(1, SHRINK_SIDE / Math.max(bitmap.width, bitmap.height));
+    if (scale === 1 && file.size <= SHRINK_BYTES) {
+      bitmap.close();
+      return file;
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", SHRINK_QUALITY));
+    if (!blob || blob.size >= file.size) return file;
+    const name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+    return new File([blob], name, { type: "image/jpeg" });
+  }
+
+  function showPreview(source, caption) {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = source instanceof Blob ? URL.createObjectURL(source) : null;
+    photoCars = [];
+    autoBox = null;
+    shown = null;
+    cancelDrag();
+    drawRegions();
+    preview.hidden = false;
+    frame.hidden = false;
+    preview.src = previewUrl || source;
+    queryCaption.textContent = caption || "";
+    queryCaption.hidden = !caption;
+  }
+
+  function hidePreview() {
+    preview.hidden = true;
+    frame.hidden = true;
+    queryCaption.hidden = true;
+    cancelDrag();
+    drawRegions();
+  }
+
+  // Formats the browser cannot display (HEIC, AVIF on some) are shown from the server's JPEG.
+  preview.addEventListener("error", () => {
+    if (query && query.kind === "upload" && query.id && previewUrl) {
+      URL.revokeObjectURL(previewUrl);
+      previewUrl = null;
+      preview.src = `/api/search/${query.id}/photo`;
+    } else {
+      hidePreview();
+    }
+  });
+  preview.addEventListener("load", () => {
+    placeLayer();
+    drawRegions();
+  });
+
+  async function useFile(file) {
     if (!file) return;
-    if (maxUploadBytes && file.size > maxUploadBytes) {
-      currentFile = null;
+    setError("");
+    const sent = await shrink(file);
+    if (maxUploadBytes && sent.size > maxUploadBytes) {
       hidePreview();
       clearResults();
       statusLine.textContent = "";
       setError(`That image is too large (${megabytes(file.size)}; the limit is ${megabytes(maxUploadBytes)}).`);
       return;
     }
-    currentFile = file;
-    showPreview(file);
-    search();
+    query = { kind: "upload", id: null, file: sent, photoSize: null };
+    chosen = null;
+    showPreview(sent);
+    upload(true);
   }
+
+  // ---- Requests -------------------------------------------------------------------------
 
   function describeError(status, body) {
     const error = body && body.error;
     if (!error) return `The search failed (HTTP ${status}). Please try again.`;
-    const hint = ERROR_HINTS[error.code];
-    return hint ? `${hint} (${error.message})` : error.message;
+    return ERROR_HINTS[error.code] || error.message;
   }
 
-  async function search() {
-    if (!currentFile) return;
+  function filterParams() {
+    const params = new URLSearchParams();
+    for (const [name, input] of FILTERS) {
+      const value = input.value.trim();
+      if (value && !(name === "min_score" && Number(value) === 0)) params.set(name, value);
+    }
+    return params;
+  }
+
+  function filtersSet() {
+    return [...filterParams().keys()].length > 0;
+  }
+
+  // The address of what is on screen: shareable, and reloading it shows the same results.
+  function pageAddress() {
+    const params = new URLSearchParams();
+    if (query.kind === "upload") params.set("q", query.id);
+    else params.set("similar", query.id);
+    if (slider.value !== DEFAULT_K) params.set("k", slider.value);
+    for (const [name, value] of filterParams()) params.set(name, value);
+    if (chosen && query.kind === "upload") params.set("box", chosen.box.join(","));
+    return `/?${params}`;
+  }
+
+  function remember(newEntry) {
+    if (!query || !query.id) return;
+    const address = pageAddress();
+    if (address === location.pathname + location.search) return;
+    if (newEntry) history.pushState(null, "", address);
+    else history.replaceState(null, "", address);
+  }
+
+  function begin() {
     if (inFlight) inFlight.abort(); // the newest request wins
-    const controller = new AbortController();
-    inFlight = controller;
-    const form = new FormData();
-    form.append("image", currentFile, currentFile.name || "photo");
-    form.append("k", slider.value);
+    clearTimeout(filterTimer);
+    setError("");
+    results.classList.add("stale"); // the old results stay, dimmed, until the new ones come
+    results.setAttribute("aria-busy", "true");
     const asked = chosen;
     if (asked) {
-      form.append("box", asked.box.join(","));
       shown = { box: asked.box, how: asked.how, pending: true };
       drawRegions();
     }
-    setError("");
-    statusLine.textContent = "Searching…";
-    results.setAttribute("aria-busy", "true");
-    try {
-      const response = await fetch("/api/search", { method: "POST", body: form, signal: controller.signal });
-      const body = await response.json().catch(() => null);
-      if (!response.ok) {
-        clearResults();
-        statusLine.textContent = "";
-        setError(describeError(response.status, body));
-        if (shown) shown = { ...shown, pending: false, failed: true };
-        drawRegions();
-        return;
-      }
-      render(body);
-      showRegions(body, asked);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      clearResults();
-      statusLine.textContent = "";
-      if (shown) shown = { ...shown, pending: false, failed: true };
-      drawRegions();
-      setError("Could not reach the server. Check your connection and try again.");
-    } finally {
-      if (inFlight === controller) {
-        inFlight = null;
-        results.removeAttribute("aria-busy");
-      }
+    return { asked, started: performance.now() };
+  }
+
+  function finish(request) {
+    if (inFlight === request) {
+      inFlight = null;
+      results.classList.remove("stale");
+      results.removeAttribute("aria-busy");
+      uploadBar.hidden = true;
     }
   }
 
+  function failed(message) {
+    clearResults();
+    statusLine.textContent = "";
+    if (shown) shown = { ...shown, pending: false, failed: true };
+    drawRegions();
+    setError(message);
+  }
+
+  // POST the photo (once per photo; again only if the server has forgotten it), with upload
+  // progress and a cancel button: XMLHttpRequest, as fetch reports no upload progress.
+  function upload(newEntry) {
+    const { asked, started } = begin();
+    const form = new FormData();
+    form.append("image", query.file, query.file.name || "photo");
+    form.append("k", slider.value);
+    for (const [name, value] of filterParams()) form.append(name, value);
+    if (asked) form.append("box", asked.box.join(","));
+    const xhr = new XMLHttpRequest();
+    const request = { abort: () => xhr.abort() };
+    inFlight = request;
+    const sending = query;
+    uploadProgress.value = 0;
+    uploadLabel.textContent = `Uploading ${megabytes(query.file.size)}…`;
+    uploadBar.hidden = false;
+    statusLine.textContent = "Uploading…";
+    xhr.upload.addEventListener("progress", (event) => {
+      if (!event.lengthComputable) return;
+      uploadProgress.value = event.loaded / event.total;
+      uploadLabel.textContent = `Uploading ${Math.round((event.loaded / event.total) * 100)}%`;
+    });
+    xhr.upload.addEventListener("load", () => {
+      uploadLabel.textContent = "Searching…";
+      statusLine.textContent = "Searching…";
+    });
+    xhr.addEventListener("load", () => {
+      finish(request);
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        body = null;
+      }
+      if (xhr.status !== 200 || !body) {
+        failed(describeError(xhr.status, body));
+        return;
+      }
+      sending.id = body.query_id;
+      sending.photoSize = body.photo_size && body.photo_size.length === 2 ? body.photo_size : null;
+      lastUpload = sending;
+      answered(body, asked, started);
+      remember(newEntry);
+    });
+    xhr.addEventListener("error", () => {
+      finish(request);
+      failed("Could not reach the server. Check your connection and try again.");
+    });
+    xhr.addEventListener("abort", () => {
+      finish(request);
+      if (inFlight === null) {
+        statusLine.textContent = "Upload cancelled.";
+        if (shown) shown = { ...shown, pending: false };
+        drawRegions();
+      }
+    });
+    xhr.open("POST", "/api/search");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.send(form);
+  }
+
+  // Search again what is on screen: the remembered photo by its id, or a catalog image.
+  async function refresh() {
+    if (!query) return;
+    if (query.kind === "upload" && !query.id) {
+      if (query.file) upload(false);
+      return;
+    }
+    const { asked, started } = begin();
+    const controller = new AbortController();
+    const request = { abort: () => controller.abort() };
+    inFlight = request;
+    const params = filterParams();
+    params.set("k", slider.value);
+    let url;
+    if (query.kind === "upload") {
+      if (asked) params.set("box", asked.box.join(","));
+      url = `/api/search/${encodeURIComponent(query.id)}?${params}`;
+    } else {
+      url = `/api/images/${encodeURIComponent(query.id)}/similar?${params}`;
+    }
+    statusLine.textContent = "Searching…";
+    try {
+      const response = await fetch(url, { signal: controller.signal });
+      const body = await response.json().catch(() => null);
+      if (inFlight !== request) return;
+      const expired = response.status === 404 && body && body.error && body.error.code === "query_expired";
+      if (expired && query.file) {
+        finish(request);
+        query.id = null;
+        upload(false); // the server forgot it; the photo is still here
+        return;
+      }
+      finish(request);
+      if (!response.ok) {
+        failed(describeError(response.status, body));
+        if (expired) hidePreview();
+        return;
+      }
+      if (body.photo_size && body.photo_size.length === 2) query.photoSize = body.photo_size;
+      answered(body, asked, started);
+      remember(false);
+    } catch (error) {
+      finish(request);
+      if (error.name === "AbortError") return;
+      failed("Could not reach the server. Check your connection and try again.");
+    }
+  }
+
+  function answered(body, asked, started) {
+    render(body, performance.now() - started);
+    if (query.kind === "upload") showRegions(body, asked);
+  }
+
+  // ---- Filters --------------------------------------------------------------------------
+
+  function filtersChanged() {
+    minScoreValue.textContent = Number(minScore.value) > 0 ? Number(minScore.value).toFixed(2) : "any";
+    clearFiltersButton.hidden = !filtersSet();
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(refresh, FILTER_DELAY_MS);
+  }
+
+  function clearFilters() {
+    makeSelect.value = "";
+    yearMin.value = "";
+    yearMax.value = "";
+    minScore.value = "0";
+    filtersChanged();
+  }
+
+  for (const [, input] of FILTERS) input.addEventListener("input", filtersChanged);
+  slider.addEventListener("input", () => {
+    sliderValue.textContent = slider.value;
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(refresh, FILTER_DELAY_MS);
+  });
+  clearFiltersButton.addEventListener("click", clearFilters);
+  $("nothing-clear").addEventListener("click", clearFilters);
+  $("controls").addEventListener("submit", (event) => event.preventDefault());
+  $("cancel-upload").addEventListener("click", () => {
+    if (inFlight) inFlight.abort();
+  });
+
   // ---- Regions on the photo -------------------------------------------------------------
 
+  // The photo's own pixels (what boxes are in): the server's word, else the preview's.
   function photoSize() {
-    return preview.hidden ? null : [preview.naturalWidth, preview.naturalHeight];
+    if (preview.hidden) return null;
+    if (query && query.photoSize) return query.photoSize;
+    return [preview.naturalWidth, preview.naturalHeight];
   }
 
   function photoReady() {
     const size = photoSize();
-    return Boolean(currentFile && size && size[0] > 0 && size[1] > 0);
+    return Boolean(query && query.kind === "upload" && size && size[0] > 0 && size[1] > 0 && preview.naturalWidth > 0);
   }
 
   function isWhole(box) {
@@ -188,9 +440,9 @@
   // The layer of boxes covers exactly the picture inside the <img> (object-fit: contain);
   // the boxes in it are placed in percents of the photo, so they follow every resize.
   function placeLayer() {
-    const size = photoSize();
-    if (!size || !size[0] || !size[1]) return;
-    const [width, height] = size;
+    const width = preview.naturalWidth;
+    const height = preview.naturalHeight;
+    if (preview.hidden || !width || !height) return;
     const image = preview.getBoundingClientRect();
     const outer = frame.getBoundingClientRect();
     const scale = Math.min(image.width / width, image.height / height);
@@ -218,10 +470,8 @@
   function showRegions(body, asked) {
     const cars = Array.isArray(body.cars) ? body.cars : [];
     const searched = Array.isArray(body.query_box) && body.query_box.length === 4 ? body.query_box : null;
-    if (!asked) {
-      photoCars = cars;
-      autoBox = searched;
-    }
+    if (!asked || !photoCars.length) photoCars = cars;
+    if (!asked) autoBox = searched;
     shown = { box: searched || (asked ? asked.box : null), how: asked ? asked.how : "auto", pending: false };
     drawRegions();
   }
@@ -304,14 +554,14 @@
 
   function choose(region) {
     chosen = region;
-    search();
+    refresh();
   }
 
   // Esc, or a search without a box: the server chooses the region again.
   function startOver() {
     if (!chosen) return;
     chosen = null;
-    search();
+    refresh();
   }
 
   wholeButton.addEventListener("click", () => {
@@ -393,7 +643,12 @@
   }, true);
 
   document.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape" || event.defaultPrevented || viewer.open) return;
+    if (viewer.open) {
+      if (event.key === "ArrowLeft") step(-1);
+      else if (event.key === "ArrowRight") step(1);
+      return;
+    }
+    if (event.key !== "Escape" || event.defaultPrevented) return;
     if (drag) {
       cancelDrag();
     } else if (chosen) {
@@ -401,29 +656,43 @@
     }
   });
 
+  // ---- Results --------------------------------------------------------------------------
+
   function percent(value) {
     return `${Math.round(value * 100)}%`;
   }
 
-  function render(body) {
-    const items = body.results.map(resultItem);
-    results.replaceChildren(...items);
-    const total = Math.round(body.timings_ms.total);
-    statusLine.textContent = items.length
-      ? `${items.length} similar ${items.length === 1 ? "car" : "cars"} (${total} ms)`
-      : "No similar cars found.";
+  function render(body, waitedMs) {
+    lastBody = body;
+    shownResults = body.results;
+    results.replaceChildren(...body.results.map(resultItem));
+    const count = body.results.length;
+    const server = Math.round(body.timings_ms.total);
+    const timing = `you waited ${seconds(waitedMs)}; the server took ${server} ms`;
+    statusLine.textContent = count
+      ? `${count} similar ${count === 1 ? "car" : "cars"} (${timing})`
+      : `No similar cars (${timing}).`;
+    nothing.hidden = count > 0;
+    if (!count) {
+      $("nothing-text").textContent = filtersSet()
+        ? "No catalog image matches these filters. Loosen the filters (another make, a wider year range, a lower minimum similarity) or clear them."
+        : "The catalog has no image to show for this photo.";
+      $("nothing-clear").hidden = !filtersSet();
+    }
     const prediction = body.prediction;
+    answer.hidden = !prediction;
+    $("answer-thanks").hidden = true;
+    $("correction").hidden = true;
+    $("answer-wrong").setAttribute("aria-expanded", "false");
+    for (const id of ["answer-right", "answer-wrong"]) $(id).disabled = false;
     if (prediction) {
       const name = document.createElement("strong");
       name.textContent = prediction.class_name;
-      predictionLine.replaceChildren("This looks like: ", name, ` (${percent(prediction.confidence)})`);
-      predictionLine.hidden = false;
+      const lead = prediction.sure ? "This looks like: " : "This might be: ";
+      predictionLine.replaceChildren(lead, name, ` (${percent(prediction.confidence)})`);
       const others = prediction.candidates.slice(1).map((c) => `${c.class_name} (${percent(c.probability)})`);
       doubtLine.textContent = others.length ? `Not sure. It could also be: ${others.join(", ")}.` : "Not sure.";
       doubtLine.hidden = prediction.sure;
-    } else {
-      predictionLine.hidden = true;
-      doubtLine.hidden = true;
     }
   }
 
@@ -431,51 +700,319 @@
     return result.class_name || [result.make, result.year].filter(Boolean).join(" ") || "Unlabelled car";
   }
 
-  function resultItem(result) {
+  // Make, model and year on lines of their own; a label the catalog could not split stays whole.
+  function nameLines(result) {
+    if (result.make && result.model) {
+      const year = result.year ? String(result.year) : "";
+      const rest = [result.model, result.body].filter(Boolean).join(" ");
+      return [result.make, rest, year].filter(Boolean);
+    }
+    return [label(result)];
+  }
+
+  function scoreWords(result) {
+    if (result.same_image) return "the same photo as yours";
+    const score = result.score;
+    if (score >= 0.9) return "nearly identical";
+    if (score >= 0.8) return "very similar";
+    if (score >= 0.7) return "similar";
+    if (score >= 0.5) return "somewhat similar";
+    return "not very similar";
+  }
+
+  function resultItem(result, index) {
     const item = document.createElement("li");
+    item.className = "card";
     const button = document.createElement("button");
     button.type = "button";
     button.className = "result";
     button.dataset.id = result.id;
     button.dataset.score = result.score;
-    const name = label(result);
-    const same = result.same_image ? ", the same photo as yours" : "";
-    button.setAttribute(
-      "aria-label", `${name}, similarity ${result.score.toFixed(3)}${same}. Show large`);
-
+    // No aria-label: the button's name is its visible text (make, model, year, score).
     const image = document.createElement("img");
     image.src = result.thumbnail_url;
-    image.alt = name;
-    const title = document.createElement("span");
-    title.className = "name";
-    title.textContent = name;
+    image.alt = "";
+    image.loading = "lazy";
+    button.append(image);
+    const name = document.createElement("span");
+    name.className = "name";
+    for (const line of nameLines(result)) {
+      const part = document.createElement("span");
+      part.className = "line";
+      part.textContent = line;
+      name.append(part);
+    }
     const score = document.createElement("span");
     score.className = "score";
     score.textContent = `similarity ${result.score.toFixed(3)}`;
-
-    button.append(image, title, score);
+    button.append(name, score);
     if (result.same_image) {
       const badge = document.createElement("span");
       badge.className = "same-photo";
       badge.textContent = "Same photo";
       button.append(badge);
     }
-    button.addEventListener("click", () => openViewer(result, name));
-    item.append(button);
+    button.addEventListener("click", () => openViewer(index));
+    item.append(button, cardActions(result));
     return item;
   }
 
-  function openViewer(result, name) {
-    viewerImage.src = result.image_url;
-    viewerImage.alt = name;
-    viewerCaption.textContent = `${name} — similarity ${result.score.toFixed(3)}`;
-    viewer.showModal();
+  function cardActions(result) {
+    const actions = document.createElement("div");
+    actions.className = "card-actions";
+    const name = label(result);
+    for (const [verdict, text, words] of [["up", "👍", "Good match"], ["down", "👎", "Bad match"]]) {
+      const vote = document.createElement("button");
+      vote.type = "button";
+      vote.className = "vote";
+      vote.dataset.verdict = verdict;
+      vote.textContent = text;
+      vote.setAttribute("aria-label", `${words}: ${name}`);
+      vote.setAttribute("aria-pressed", "false");
+      vote.addEventListener("click", async () => {
+        const sent = await sendFeedback({ result_id: result.id, verdict, class_name: verdict === "up" ? result.class_name : null });
+        if (!sent) return;
+        for (const other of actions.querySelectorAll(".vote")) other.setAttribute("aria-pressed", String(other === vote));
+      });
+      actions.append(vote);
+    }
+    const similar = document.createElement("a");
+    similar.className = "more-like";
+    similar.href = similarAddress(result.id);
+    similar.textContent = "More like this";
+    similar.setAttribute("aria-label", `More like this: ${name}`);
+    similar.addEventListener("click", (event) => {
+      event.preventDefault();
+      showSimilar(result.id, name, true);
+    });
+    actions.append(similar);
+    return actions;
   }
 
+  // ---- Feedback -------------------------------------------------------------------------
+
+  async function sendFeedback(fields) {
+    if (!query || !query.id) return false;
+    const about = query.kind === "upload" ? { query_id: query.id } : { query_image: Number(query.id) };
+    const predicted = lastBody && lastBody.prediction ? lastBody.prediction.class_name : null;
+    const payload = { ...about, result_id: null, class_name: null, predicted_class: predicted, ...fields };
+    try {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(payload),
+      });
+      if (response.ok) return true;
+      const body = await response.json().catch(() => null);
+      setError(describeError(response.status, body));
+    } catch {
+      setError("Could not send your feedback. Check your connection and try again.");
+    }
+    return false;
+  }
+
+  function thank(text) {
+    const thanks = $("answer-thanks");
+    thanks.textContent = text;
+    thanks.hidden = false;
+  }
+
+  $("answer-right").addEventListener("click", async () => {
+    const prediction = lastBody && lastBody.prediction;
+    if (!prediction) return;
+    if (await sendFeedback({ verdict: "up", class_name: prediction.class_name })) {
+      thank("Thanks! Noted as right.");
+      $("answer-right").disabled = true;
+    }
+  });
+
+  $("answer-wrong").addEventListener("click", async () => {
+    const correction = $("correction");
+    correction.hidden = !correction.hidden;
+    $("answer-wrong").setAttribute("aria-expanded", String(!correction.hidden));
+    if (!correction.hidden) {
+      await loadClasses();
+      $("correct-class").focus();
+    }
+  });
+
+  $("send-correction").addEventListener("click", async () => {
+    const typed = $("correct-class").value.trim();
+    const known = (classesLoaded || []).map((c) => c.class_name);
+    if (!known.includes(typed)) {
+      setError("Pick the right car from the list (start typing its make or model).");
+      return;
+    }
+    setError("");
+    if (await sendFeedback({ verdict: "down", class_name: typed })) {
+      $("correction").hidden = true;
+      $("answer-wrong").setAttribute("aria-expanded", "false");
+      thank(`Thanks! Noted: it is a ${typed}.`);
+    }
+  });
+
+  // A make from the address may come before the list of makes: it is an option meanwhile.
+  function setMake(make) {
+    if (make && ![...makeSelect.options].some((option) => option.value === make)) {
+      const option = document.createElement("option");
+      option.value = make;
+      option.textContent = make;
+      makeSelect.append(option);
+    }
+    makeSelect.value = make;
+  }
+
+  async function loadClasses() {
+    if (classesLoaded) return classesLoaded;
+    try {
+      const response = await fetch("/api/classes");
+      if (!response.ok) return [];
+      const body = await response.json();
+      classesLoaded = body.classes || [];
+      $("class-names").replaceChildren(...classesLoaded.map((c) => {
+        const option = document.createElement("option");
+        option.value = c.class_name;
+        return option;
+      }));
+      const current = makeSelect.value;
+      makeSelect.replaceChildren(makeSelect.options[0], ...(body.makes || []).map((m) => {
+        const option = document.createElement("option");
+        option.value = m.make;
+        option.textContent = `${m.make} (${m.images})`;
+        return option;
+      }));
+      setMake(current);
+      return classesLoaded;
+    } catch {
+      return [];
+    }
+  }
+
+  // ---- Large view -----------------------------------------------------------------------
+
+  function similarAddress(id) {
+    return `/?similar=${encodeURIComponent(id)}`;
+  }
+
+  async function openViewer(index) {
+    const result = shownResults[index];
+    if (!result) return;
+    viewing = index;
+    const name = label(result);
+    viewerImage.style.maxWidth = "";
+    viewerImage.src = result.image_url;
+    viewerImage.alt = name;
+    viewerCaption.textContent = name;
+    viewerScore.textContent = `Similarity ${result.score.toFixed(3)}: ${scoreWords(result)}. `
+      + "It is the cosine of the two photos' vectors: 1 means the same picture, and photos "
+      + "of the same model mostly score above 0.7.";
+    viewerSimilar.href = similarAddress(result.id);
+    $("viewer-prev").disabled = index === 0;
+    $("viewer-next").disabled = index === shownResults.length - 1;
+    showDetails(result, null);
+    if (!viewer.open) viewer.showModal();
+    try {
+      const response = await fetch(`/api/images/${result.id}/info`);
+      if (response.ok && viewing === index) showDetails(result, await response.json());
+    } catch {
+      // The details from the search answer are enough.
+    }
+  }
+
+  function showDetails(result, info) {
+    const source = info || result;
+    const rows = [
+      ["Make", source.make],
+      ["Model", source.model],
+      ["Body", source.body],
+      ["Year", source.year],
+      ["Size", info ? `${info.width} × ${info.height} px` : null],
+      ["Catalog id", result.id],
+    ];
+    viewerDetails.replaceChildren(...rows.filter(([, value]) => value).flatMap(([term, value]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = term;
+      const dd = document.createElement("dd");
+      dd.textContent = String(value);
+      return [dt, dd];
+    }));
+  }
+
+  function step(delta) {
+    const next = viewing + delta;
+    if (next >= 0 && next < shownResults.length) openViewer(next);
+  }
+
+  // No blurry enlargement: at most twice the image's own size.
+  viewerImage.addEventListener("load", () => {
+    viewerImage.style.maxWidth = `min(100%, ${viewerImage.naturalWidth * 2}px)`;
+  });
+  $("viewer-prev").addEventListener("click", () => step(-1));
+  $("viewer-next").addEventListener("click", () => step(1));
+  viewerSimilar.addEventListener("click", (event) => {
+    event.preventDefault();
+    const result = shownResults[viewing];
+    viewer.close();
+    if (result) showSimilar(result.id, label(result), true);
+  });
   // A click on the dimmed backdrop (the dialog itself, outside its content) closes it.
   viewer.addEventListener("click", (event) => {
     if (event.target === viewer) viewer.close();
   });
+
+  // ---- "More like this" and addresses ---------------------------------------------------
+
+  function showSimilar(id, name, newEntry) {
+    query = { kind: "similar", id: String(id), file: null, photoSize: null };
+    chosen = null;
+    showPreview(`/api/images/${encodeURIComponent(id)}`, name ? `More like this: ${name}` : "More like this catalog image");
+    if (newEntry) history.pushState(null, "", pageAddress());
+    refresh();
+    window.scrollTo({ top: 0 });
+  }
+
+  // The page opened at (or went back to) an address that holds a search.
+  function fromAddress() {
+    const params = new URLSearchParams(location.search);
+    slider.value = params.get("k") || DEFAULT_K;
+    sliderValue.textContent = slider.value;
+    setMake(params.get("make") || "");
+    yearMin.value = params.get("year_min") || "";
+    yearMax.value = params.get("year_max") || "";
+    minScore.value = params.get("min_score") || "0";
+    minScoreValue.textContent = Number(minScore.value) > 0 ? Number(minScore.value).toFixed(2) : "any";
+    clearFiltersButton.hidden = !filtersSet();
+    const box = (params.get("box") || "").split(",").map(Number);
+    chosen = box.length === 4 && box.every(Number.isFinite) ? { box, how: "drawn" } : null;
+    const uploaded = params.get("q");
+    const similar = params.get("similar");
+    if (uploaded) {
+      const onScreen = query && query.kind === "upload" && query.id === uploaded;
+      const known = lastUpload && lastUpload.id === uploaded ? lastUpload : null;
+      if (!onScreen) {
+        query = known || { kind: "upload", id: uploaded, file: null, photoSize: null };
+        showPreview(known ? known.file : `/api/search/${encodeURIComponent(uploaded)}/photo`);
+      }
+      refresh();
+    } else if (similar) {
+      if (!(query && query.kind === "similar" && query.id === similar)) {
+        query = { kind: "similar", id: similar, file: null, photoSize: null };
+        showPreview(`/api/images/${encodeURIComponent(similar)}`, "More like this catalog image");
+      }
+      refresh();
+    } else {
+      query = null;
+      chosen = null;
+      if (inFlight) inFlight.abort();
+      hidePreview();
+      clearResults();
+      statusLine.textContent = "";
+      setError("");
+    }
+  }
+  window.addEventListener("popstate", fromAddress);
+
+  // ---- Picking a photo ------------------------------------------------------------------
 
   for (const input of [fileInput, cameraInput]) {
     input.addEventListener("change", () => {
@@ -484,36 +1021,20 @@
     });
   }
 
-  slider.addEventListener("input", () => {
-    sliderValue.textContent = slider.value;
-    clearTimeout(sliderTimer);
-    sliderTimer = setTimeout(search, SLIDER_DELAY_MS);
-  });
-
-  dropZone.addEventListener("dragover", (event) => {
+  // A photo dropped anywhere on the page is searched (not opened by the browser instead).
+  document.addEventListener("dragover", (event) => {
     event.preventDefault();
     dropZone.classList.add("dragging");
   });
-  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dragging"));
-  dropZone.addEventListener("drop", (event) => {
+  document.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) dropZone.classList.remove("dragging");
+  });
+  document.addEventListener("drop", (event) => {
     event.preventDefault();
     dropZone.classList.remove("dragging");
-    useFile(event.dataTransfer.files[0]);
+    const files = event.dataTransfer ? [...event.dataTransfer.files] : [];
+    useFile(files.find((file) => file.type.startsWith("image/")) || files[0]);
   });
-
-  async function loadStats() {
-    try {
-      const response = await fetch("/api/stats");
-      if (!response.ok) return;
-      const stats = await response.json();
-      maxUploadBytes = stats.max_upload_bytes;
-      const images = stats.images.toLocaleString("en");
-      $("tagline").textContent = `Find cars that look like your photo among ${images} catalog images.`;
-    } catch {
-      // The page works without it: the server still enforces its limits.
-    }
-  }
-  loadStats();
 
   document.addEventListener("paste", (event) => {
     const files = [...(event.clipboardData ? event.clipboardData.files : [])];
@@ -523,4 +1044,26 @@
       useFile(image);
     }
   });
+
+  // Phones have no Ctrl+V: say what works there.
+  if (window.matchMedia("(pointer: coarse)").matches) {
+    $("drop-hint").textContent = "Take a photo of a car, or";
+  }
+
+  async function loadStats() {
+    try {
+      const response = await fetch("/api/stats");
+      if (!response.ok) return;
+      const stats = await response.json();
+      maxUploadBytes = stats.max_upload_bytes;
+      const images = stats.images.toLocaleString("en");
+      $("tagline").textContent = `Find cars that look like your photo among ${images} catalog images.`;
+      $("formats").textContent = `JPEG, PNG, WebP, HEIC, AVIF, GIF, BMP or TIFF, up to ${megabytes(maxUploadBytes)}.`;
+    } catch {
+      // The page works without it: the server still enforces its limits.
+    }
+  }
+  loadStats();
+  loadClasses();
+  fromAddress();
 })();
