@@ -21,6 +21,15 @@ if [ -z "${SKIP_BROWSER:-}" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# axe-core (accessibility checks of the browser tests; test-only, never served), from npm.
+AXE_CORE_VERSION=4.14.1
+if [ -z "${SKIP_BROWSER:-}" ] && [ ! -f .venv/npm/node_modules/axe-core/axe.min.js ]; then
+  if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  fi
+  npm install --silent --no-audit --no-fund --prefix .venv/npm "axe-core@$AXE_CORE_VERSION" >/dev/null
+fi
+
 # The default encoder ships in the package (src/revsearch/models/); without it (a trimmed
 # checkout), fall back to the ImageNet EfficientNet-Lite0 exported by our own code.
 if ! .venv/bin/python -c "from revsearch.encoder.registry import resolve_model_path as r; r()" 2>/dev/null; then

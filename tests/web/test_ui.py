@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.api.photos import catalog_photo, held_out_photo
 from tests.samples import not_an_image
 from tests.web.conftest import UI_UPLOAD_LIMIT
+from tests.web.helpers import expect, scores, upload, wait_for_thumbnails
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
-def upload(page: Any, path: Path | None = None) -> None:
-    page.set_input_files("#file-input", str(path or held_out_photo()[0]))
-
-
-def scores(page: Any) -> list[float]:
-    return [float(s) for s in page.locator("#results .result").evaluate_all(
-        "buttons => buttons.map(b => b.dataset.score)"
-    )]  # fmt: skip
-
-
-def wait_for_thumbnails(page: Any) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#results img')]"
-        ".every(img => img.complete && img.naturalWidth > 0)"
-    )
 
 
 def test_upload_shows_ranked_results_and_a_prediction(page: Any) -> None:
@@ -177,32 +152,13 @@ def test_controls_have_labels(page: Any) -> None:
     assert page.evaluate("() => document.activeElement.id") == "file-input"
 
 
-def test_phone_width_layout(browser: Any, ui_server: Any) -> None:
-    context = browser.new_context(
-        viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+def test_phone_width_layout(new_page: Any) -> None:
+    phone = new_page("/", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    expect(phone.locator("label[for=camera-input]")).to_be_visible()
+    expect(phone.locator("#drop-hint")).not_to_contain_text("Ctrl+V")  # phones have no keyboard
+    upload(phone)
+    expect(phone.locator("#results li")).to_have_count(6)
+    overflow = phone.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
-    try:
-        phone = context.new_page()
-        phone.goto(ui_server.url)
-        expect(phone.locator("label[for=camera-input]")).to_be_visible()
-        upload(phone)
-        expect(phone.locator("#results li")).to_have_count(6)
-        overflow = phone.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0
-    finally:
-        context.close()
-
-
-def test_screenshot(page: Any, tmp_path: Path) -> None:
-    """Real results on screen; REVSEARCH_SCREENSHOT=docs/screenshot.png updates the README's."""
-    page.set_viewport_size({"width": 1200, "height": 860})
-    upload(page)
-    expect(page.locator("#results li")).to_have_count(6)
-    wait_for_thumbnails(page)
-    page.wait_for_function("() => document.getElementById('preview').naturalWidth > 0")
-    target = Path(os.environ.get("REVSEARCH_SCREENSHOT") or tmp_path / "screenshot.png")
-    page.screenshot(path=str(target), full_page=True)
-    with Image.open(target) as shot:
-        assert shot.format == "PNG" and shot.width == 1200
+    assert overflow <= 0

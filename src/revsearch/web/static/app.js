@@ -165,14 +165,22 @@
 
   // Formats the browser cannot display (HEIC, AVIF on some) are shown from the server's JPEG.
   preview.addEventListener("error", () => {
-    if (query && query.kind === "upload" && query.id && previewUrl) {
-      URL.revokeObjectURL(previewUrl);
-      previewUrl = null;
-      preview.src = `/api/search/${query.id}/photo`;
-    } else {
-      hidePreview();
+    const local = Boolean(previewUrl);
+    hidePreview();
+    if (local && query && query.kind === "upload") {
+      query.serverPreview = true;
+      if (query.id) showServerPreview();
     }
   });
+
+  function showServerPreview() {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+    query.serverPreview = false;
+    preview.hidden = false;
+    frame.hidden = false;
+    preview.src = `/api/search/${encodeURIComponent(query.id)}/photo`;
+  }
   preview.addEventListener("load", () => {
     placeLayer();
     drawRegions();
@@ -307,6 +315,7 @@
       sending.id = body.query_id;
       sending.photoSize = body.photo_size && body.photo_size.length === 2 ? body.photo_size : null;
       lastUpload = sending;
+      if (sending === query && sending.serverPreview) showServerPreview();
       answered(body, asked, started);
       remember(newEntry);
     });
