@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from revsearch import runtime
 from revsearch.catalog.catalog import Catalog
+from revsearch.cli_feedback import feedback_group
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.encoder.registry import DEFAULT_PRETRAINED, default_export_path, resolve_model_path
@@ -646,6 +647,7 @@ def serve(
 cli.add_command(train_command)
 cli.add_command(tune_command)
 cli.add_command(train_localizer_command)
+cli.add_command(feedback_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -168,6 +168,15 @@ class Settings:
         "bytes the remembered searches (their photos and vectors) may hold per server process",
         DEFAULT_QUERY_MEMORY,
     )  # fmt: skip
+    feedback_per_minute: float = _setting(
+        "REVSEARCH_FEEDBACK_PER_MINUTE", _positive_float,
+        "feedback (POST /api/feedback) one client IP may send per minute, per server process",
+        30.0,
+    )  # fmt: skip
+    feedback_burst: int = _setting(
+        "REVSEARCH_FEEDBACK_BURST", _positive_int,
+        "feedback one client IP may send at once before its per-minute rate applies", 10,
+    )  # fmt: skip
     max_connections: int = _setting(
         "REVSEARCH_MAX_CONNECTIONS", _positive_int,
         "concurrent connections per server process; beyond: 503", 100,

@@ -13,7 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI
 
-from revsearch.api import health, images, search
+from revsearch.api import browse, feedback, health, images, search
+from revsearch.api.docs import mount_docs
 from revsearch.api.errors import install_error_handlers
 from revsearch.api.services import Services
 from revsearch.api.uploads import BodyLimitMiddleware, one_part_per_field
@@ -25,6 +26,8 @@ DESCRIPTION = """Reverse image search for cars.
 Errors are JSON `{"error": {"code", "message"}}`. Write endpoints need
 `Authorization: Bearer <token>` matching the server's `REVSEARCH_API_TOKEN`; a server
 without a token, or on a read-only catalog, answers every write with 403 `writes_disabled`.
+`POST /api/feedback` is the exception: anonymous, rate-limited per client (429
+`rate_limited`), refused only on a read-only catalog.
 """
 
 
@@ -53,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, without a CDN
+        redoc_url=None,
     )
     app.state.services = services
     app.add_middleware(
@@ -61,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout=services.settings.body_timeout,
     )
     install_error_handlers(app)
-    for module in (health, search, images):
+    for module in (health, search, images, browse, feedback):
         app.include_router(module.router, dependencies=[Depends(one_part_per_field)])
+    mount_docs(app)  # before mount_web: its /static would shadow /static/docs
     mount_web(app)
     return app

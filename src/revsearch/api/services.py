@@ -24,11 +24,13 @@ import numpy as np
 from fastapi import Request
 
 from revsearch.api.queries import QueryCache
+from revsearch.api.ratelimit import RateLimiter
 from revsearch.api.writes import CatalogWriter
 from revsearch.catalog.catalog import Catalog
 from revsearch.config import Settings
 from revsearch.encoder.onnx import OnnxEncoder
 from revsearch.errors import DiskFullError
+from revsearch.feedback.record import FeedbackRecorder
 from revsearch.runtime import QueryRuntime
 from revsearch.search import Searcher
 from revsearch.stores.base import ImageStore
@@ -54,6 +56,8 @@ class Services:
     thumbnails: ThumbnailCache
     writer: CatalogWriter
     queries: QueryCache
+    feedback: FeedbackRecorder
+    feedback_limiter: RateLimiter
     ready: threading.Event = field(default_factory=threading.Event)
     warmup_error: str | None = None
     executor: ThreadPoolExecutor = field(
@@ -76,9 +80,12 @@ class Services:
         )
         writer = CatalogWriter(catalog, runtime.encoder, store, thumbnails, limits=limits)
         queries = QueryCache(ttl=settings.query_ttl, max_bytes=settings.query_memory)
+        feedback = FeedbackRecorder(catalog)
+        limiter = RateLimiter(settings.feedback_per_minute, settings.feedback_burst)
         return cls(
-            settings, catalog, runtime.encoder, runtime.searcher, store, thumbnails, writer, queries
-        )
+            settings, catalog, runtime.encoder, runtime.searcher, store, thumbnails, writer,
+            queries, feedback, limiter,
+        )  # fmt: skip
 
     def warm_up(self) -> None:
         """Load the vector index and run the model once, so the first query is not slow.

@@ -19,17 +19,33 @@ CONTENT_SECURITY_POLICY = (
 router = APIRouter(include_in_schema=False)
 
 
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, headers=PAGE_HEADERS)
+
+
 @router.get("/")
 def index() -> FileResponse:
-    return FileResponse(
-        STATIC_DIR / "index.html",
-        headers={
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cache-Control": "no-cache",
-        },
-    )
+    return _page("index.html")
+
+
+@router.get("/browse")
+def browse_page() -> FileResponse:
+    """The catalog by make, model and year (its place is in the query string)."""
+    return _page("browse.html")
+
+
+@router.get("/admin")
+def admin_page() -> FileResponse:
+    """Adding and deleting images; the token stays in the page, never in the address."""
+    return _page("admin.html")
 
 
 def mount_web(app: FastAPI) -> None:

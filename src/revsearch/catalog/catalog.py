@@ -19,6 +19,7 @@ from typing import NotRequired, TypedDict
 import numpy as np
 
 from revsearch.catalog.db import Browse, CatalogDB, ClassSummary, ImageRecord, NewImage
+from revsearch.catalog.feedback import FeedbackRecord, NewFeedback
 from revsearch.config import DEFAULT_EXACT_SEARCH_LIMIT, DEFAULT_SEARCH_EF
 from revsearch.errors import (
     BadParameterError,
@@ -228,6 +229,19 @@ class Catalog:
     def makes(self) -> list[tuple[str, int]]:
         """(make, images) of every make, by name; makes differing only in case are one."""
         return self._db.make_counts()
+
+    def has_class(self, class_name: str) -> bool:
+        """Is this (exactly) the label of some image?"""
+        return self._db.has_class(class_name)
+
+    # -- feedback -------------------------------------------------------------------------
+    def add_feedback(self, feedback: NewFeedback) -> int:
+        """Store a user's verdict on a search (revsearch.feedback); returns its id."""
+        return self._db.add_feedback(feedback)
+
+    def feedback(self) -> list[FeedbackRecord]:
+        """Every stored verdict, oldest first."""
+        return self._db.feedback()
 
     def browse(
         self, where: Browse, *, offset: int = 0, limit: int = 48

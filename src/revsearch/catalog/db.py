@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from revsearch.catalog import feedback as feedback_sql
+from revsearch.catalog.feedback import FeedbackRecord, NewFeedback
 from revsearch.catalog.schema import check_readable, migrate
 from revsearch.errors import CatalogBusyError, ReadOnlyCatalogError, disk_full
 from revsearch.index.base import Filters, VectorRow
@@ -61,6 +63,27 @@ class NewImage:
     height: int
     class_name: str | None = None
     vehicle: Vehicle = field(default_factory=Vehicle)
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """A class of the catalog: its label, the vehicle that label names, its image count."""
+
+    class_name: str
+    make: str | None
+    model: str | None
+    body: str | None
+    year: int | None
+    images: int
+
+
+@dataclass(frozen=True)
+class Browse:
+    """Which images to list: None matches anything; make and model ignore case."""
+
+    make: str | None = None
+    model: str | None = None
+    year: int | None = None
 
 
 UPSERT_META = (
@@ -331,6 +354,21 @@ class CatalogDB:
                 [("model_id", model_id), ("embedding_dim", str(dim))],
             )
 
+    # -- feedback (revsearch.catalog.feedback) ------------------------------------------
+    def add_feedback(self, feedback: NewFeedback) -> int:
+        """Store one verdict; returns its id. Not a catalog change: no new generation."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._write_lock, self._writing():
+            return feedback_sql.insert(self._writer, feedback, now)
+
+    def feedback(self) -> list[FeedbackRecord]:
+        with self._read() as db:
+            return feedback_sql.select_all(db)
+
+    def has_class(self, class_name: str) -> bool:
+        with self._read() as db:
+            return feedback_sql.class_exists(db, class_name)
+
     # -- reads --------------------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._read() as db:
@@ -478,6 +516,50 @@ class CatalogDB:
                 "SELECT class_name, count(*) FROM images WHERE class_name IS NOT NULL GROUP BY 1"
             )
         )
+
+    def class_summaries(self) -> list[ClassSummary]:
+        """Every labelled class with the vehicle its name parses to and its image count."""
+        rows = self._query(
+            "SELECT class_name, min(make), min(model), min(body), min(year), count(*) "
+            "FROM images WHERE class_name IS NOT NULL GROUP BY class_name "
+            "ORDER BY class_name COLLATE NOCASE, class_name"
+        )
+        return [ClassSummary(*row) for row in rows]
+
+    def make_counts(self) -> list[tuple[str, int]]:
+        """(make, images) by make, case-insensitively (as :meth:`browse` filters them)."""
+        return self._query(
+            "SELECT min(make), count(*) FROM images WHERE make IS NOT NULL "
+            "GROUP BY make COLLATE NOCASE ORDER BY 1 COLLATE NOCASE"
+        )
+
+    def browse(self, where: Browse, offset: int, limit: int) -> tuple[int, list[ImageRecord]]:
+        """(how many match, one page of them by class then id), read in one snapshot."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (("make", where.make), ("model", where.model)):
+            if value is not None:
+                clauses.append(f"{column} = ? COLLATE NOCASE")
+                params.append(value)
+        if where.year is not None:
+            clauses.append("year = ?")
+            params.append(where.year)
+        condition = " AND ".join(clauses) or "1"
+        with self._read() as db:
+            db.execute("BEGIN")  # the total and the page agree, even while someone writes
+            try:
+                (total,) = db.execute(
+                    f"SELECT count(*) FROM images WHERE {condition}", params
+                ).fetchone()
+                rows = db.execute(
+                    f"SELECT {COLUMNS} FROM images WHERE {condition} "
+                    "ORDER BY class_name IS NULL, class_name COLLATE NOCASE, class_name, id "
+                    "LIMIT ? OFFSET ?",
+                    [*params, limit, offset],
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        return total, [ImageRecord(*row) for row in rows]
 
 
 def valid_ids(ids: Sequence[int]) -> list[int]:

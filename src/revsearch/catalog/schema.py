@@ -75,10 +75,27 @@ MIGRATIONS: tuple[str, ...] = (
         COALESCE((SELECT max(id) FROM images), 0),
         COALESCE((SELECT max(image_id) FROM changes), 0));
     """,
+    # Users' verdicts on searches (revsearch.feedback). No reference to images: feedback
+    # outlives a deleted image, and ids are never reused (v3), so result_id stays its own.
+    """
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('up', 'down')),
+        query_id TEXT,
+        query_image INTEGER,
+        photo TEXT,
+        result_id INTEGER,
+        result_class TEXT,
+        class_name TEXT,
+        predicted_class TEXT,
+        CHECK ((query_id IS NULL) <> (query_image IS NULL))
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # The oldest schema a read-only process can read as it is (it cannot migrate): v3 only
-# changed how new ids are chosen.
+# changed how new ids are chosen, v4 added feedback (read as none where it is missing).
 MIN_READABLE_VERSION = 2
 
 

@@ -852,6 +852,10 @@
       setError("Pick the right car from the list (start typing its make or model).");
       return;
     }
+    if (lastBody && lastBody.prediction && typed === lastBody.prediction.class_name) {
+      setError("That is the answer given: press \u201cRight car\u201d if it is right.");
+      return;
+    }
     setError("");
     if (await sendFeedback({ verdict: "down", class_name: typed })) {
       $("correction").hidden = true;
