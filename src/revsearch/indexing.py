@@ -248,8 +248,9 @@ def reindex(
             )
         except RevSearchError as exc:
             # Same class (so the same status and exit code), with the reindex hint added.
-            exc.args = (
-                f"cannot reindex: {exc}; restore the file or drop it with 'revsearch remove'",
+            exc.message = (
+                f"cannot reindex: {exc.message}; restore the file or drop it with "
+                "'revsearch remove'"
             )
             raise exc from None
         catalog.stage_vectors(ids, vectors, encoder.model_id)

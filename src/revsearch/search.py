@@ -71,6 +71,20 @@ def check_k(k: int) -> int:
     return k
 
 
+def timings(
+    start: float, decoded: float, encoded: float, searched: float, done: float | None = None
+) -> dict[str, float]:
+    """Milliseconds of each stage from its ``time.perf_counter()`` marks (done: now)."""
+    done = time.perf_counter() if done is None else done
+    return {
+        "decode": (decoded - start) * 1e3,
+        "encode": (encoded - decoded) * 1e3,
+        "search": (searched - encoded) * 1e3,
+        "same_image": (done - searched) * 1e3,
+        "total": (done - start) * 1e3,
+    }
+
+
 def check_min_score(min_score: float | None) -> None:
     if min_score is not None and not -1.0 <= min_score <= 1.0:
         raise BadParameterError(f"min_score must be between -1 and 1, got {min_score}")
@@ -132,14 +146,7 @@ class Searcher:
         searched_at = time.perf_counter()
         response = self.check_same_image(response, searched, k)
         response.vector = vector
-        done = time.perf_counter()
-        response.timings_ms = {
-            "decode": (decoded_at - start) * 1e3,
-            "encode": (encoded_at - decoded_at) * 1e3,
-            "search": (searched_at - encoded_at) * 1e3,
-            "same_image": (done - searched_at) * 1e3,
-            "total": (done - start) * 1e3,
-        }
+        response.timings_ms = timings(start, decoded_at, encoded_at, searched_at)
         whole = (0, 0, *size)
         response.photo_size = size
         found = scale_box(encoded.box, photo.size, size) if encoded.box else whole
@@ -166,14 +173,7 @@ class Searcher:
         searched_at = time.perf_counter()
         response = self.check_same_image(response, features, k)
         response.vector = vector
-        done = time.perf_counter()
-        response.timings_ms = {
-            "decode": 0.0,
-            "encode": 0.0,
-            "search": (searched_at - start) * 1e3,
-            "same_image": (done - searched_at) * 1e3,
-            "total": (done - start) * 1e3,
-        }
+        response.timings_ms = timings(start, start, start, searched_at)
         return response
 
     def similar(
@@ -196,10 +196,8 @@ class Searcher:
             vector, k, min_score=min_score, filters=filters, exclude=image_id
         )
         response.vector = vector
-        total = (time.perf_counter() - start) * 1e3
-        response.timings_ms = {
-            "decode": 0.0, "encode": 0.0, "search": total, "same_image": 0.0, "total": total
-        }  # fmt: skip
+        searched_at = time.perf_counter()
+        response.timings_ms = timings(start, start, start, searched_at, searched_at)
         return response
 
     def _checks(self) -> int:

@@ -53,7 +53,7 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-ui_server = server_fixture("ui_server", REVSEARCH_MAX_UPLOAD_BYTES=str(UI_UPLOAD_LIMIT))
+ui_server = server_fixture("ui_server", serve=True, REVSEARCH_MAX_UPLOAD_BYTES=str(UI_UPLOAD_LIMIT))
 
 
 def loopback_only(context: Any) -> list[str]:

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NEW_CLASS = "Zastava Yugo Hatchback 1988"
 TOKEN_KEY = "revsearch.admin.token"
 
-admin_server = server_fixture("admin_server", scope="module", REVSEARCH_API_TOKEN=TOKEN)
+admin_server = server_fixture("admin_server", scope="module", serve=True, REVSEARCH_API_TOKEN=TOKEN)
 
 
 @pytest.fixture

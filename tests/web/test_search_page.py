@@ -301,7 +301,15 @@ def test_screenshots(page: Any, tmp_path: Path) -> None:
     page.wait_for_function("() => document.getElementById('viewer-image').naturalWidth > 0")
     page.wait_for_timeout(200)  # the details
     page.screenshot(path=str(folder / "large-view.png"))
-    for name in ("search.png", "large-view.png"):
+    page.keyboard.press("Escape")
+    make = page.locator("#results .result .name .line").first.inner_text()
+    page.goto(page.url.split("/?")[0] + "/browse?make=" + make)
+    page.wait_for_function(  # the thumbnails on screen (the rest load lazily)
+        "() => { const shown = [...document.querySelectorAll('#images img')].slice(0, 8);"
+        " return shown.length > 0 && shown.every(img => img.complete && img.naturalWidth > 0); }"
+    )
+    page.screenshot(path=str(folder / "browse.png"))
+    for name in ("search.png", "large-view.png", "browse.png"):
         with Image.open(folder / name) as shot:
             assert shot.format == "PNG" and shot.width == 1200
             assert len(set(shot.convert("L").resize((64, 64)).tobytes())) > 20  # not blank

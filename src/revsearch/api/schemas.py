@@ -102,22 +102,6 @@ class SearchOut(BaseModel):
     )
 
 
-class ImageOut(BaseModel):
-    """An image of the catalog, as answered by ``POST /api/images``."""
-
-    id: int
-    class_name: str | None
-    make: str | None
-    model: str | None
-    year: int | None
-    width: int
-    height: int
-    content_hash: str
-    image_url: str
-    thumbnail_url: str
-    created: bool = Field(description="false when the same image was already in the catalog")
-
-
 class StatsOut(BaseModel):
     images: int
     classes: int
@@ -156,22 +140,6 @@ def search_result(hit: Hit) -> SearchResult:
     )
 
 
-def image_out(record: ImageRecord, *, created: bool) -> ImageOut:
-    return ImageOut(
-        id=record.id,
-        class_name=record.class_name,
-        make=record.make,
-        model=record.model,
-        year=record.year,
-        width=record.width,
-        height=record.height,
-        content_hash=record.content_hash,
-        image_url=image_url(record.id),
-        thumbnail_url=thumbnail_url(record.id),
-        created=created,
-    )
-
-
 class CatalogImageOut(BaseModel):
     """An image of the catalog as the browse pages list it (``GET /api/images``)."""
 
@@ -185,6 +153,13 @@ class CatalogImageOut(BaseModel):
     height: int
     image_url: str
     thumbnail_url: str
+
+
+class ImageOut(CatalogImageOut):
+    """An image of the catalog, as answered by ``POST /api/images``."""
+
+    content_hash: str
+    created: bool = Field(description="false when the same image was already in the catalog")
 
 
 class ImagePageOut(BaseModel):
@@ -226,3 +201,8 @@ def catalog_image_out(record: ImageRecord) -> CatalogImageOut:
         image_url=image_url(record.id),
         thumbnail_url=thumbnail_url(record.id),
     )
+
+
+def image_out(record: ImageRecord, *, created: bool) -> ImageOut:
+    listed = catalog_image_out(record).model_dump()
+    return ImageOut(**listed, content_hash=record.content_hash, created=created)

@@ -770,12 +770,13 @@
     const actions = document.createElement("div");
     actions.className = "card-actions";
     const name = label(result);
-    for (const [verdict, text, words] of [["up", "👍", "Good match"], ["down", "👎", "Bad match"]]) {
+    for (const [verdict, words] of [["up", "Good match"], ["down", "Bad match"]]) {
       const vote = document.createElement("button");
       vote.type = "button";
       vote.className = "vote";
       vote.dataset.verdict = verdict;
-      vote.textContent = text;
+      vote.title = words;
+      vote.append(thumb(verdict === "down"));
       vote.setAttribute("aria-label", `${words}: ${name}`);
       vote.setAttribute("aria-pressed", "false");
       vote.addEventListener("click", async () => {
@@ -799,6 +800,19 @@
   }
 
   // ---- Feedback -------------------------------------------------------------------------
+
+  // A thumb drawn in SVG (emoji fonts are not everywhere); down is the same thumb turned over.
+  function thumb(down) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.classList.add("thumb");
+    if (down) svg.classList.add("down");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", "M2 10h4v11H2zM8 21h9.5a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 19 10h-5.5l.9-4.3A1.8 1.8 0 0 0 12.6 3.6L8 9.5z");
+    svg.append(path);
+    return svg;
+  }
 
   async function sendFeedback(fields) {
     if (!query || !query.id) return false;
