@@ -14,11 +14,20 @@ from revsearch.encoder.registry import shipped_float_model
 from revsearch.errors import BadParameterError
 from revsearch.preprocess import Transform
 from revsearch.training.augment import PadToAspect, augmented, build_pipeline
-from revsearch.training.data import Labelled, balanced_batches, split_classes
+from revsearch.training.data import (
+    Labelled,
+    balanced_batches,
+    load_labelled,
+    make_folds,
+    make_of,
+    recipe_split,
+    split_classes,
+    split_makes,
+)
 from revsearch.training.losses import NormSoftmaxLoss, ProxyAnchorLoss
 from revsearch.training.model import build_model
 from revsearch.training.recipe import Recipe, load_recipe
-from revsearch.training.trainer import train, trained_spec
+from revsearch.training.trainer import autocast, train, trained_spec
 from tests.samples import DATASET, small_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,3 +234,44 @@ def test_a_zero_strength_view_of_a_wide_photo_keeps_its_sides(tmp_path: Path) ->
 def test_recipe_rejects_a_validation_share_of_one() -> None:
     with pytest.raises(BadParameterError, match="val_fraction"):
         Recipe(val_fraction=1.0)
+
+
+def test_bf16_precision_trains_in_bfloat16_and_is_part_of_the_model_identity(
+    tmp_path: Path,
+) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,class_name\n")
+    plain = Recipe(manifest=str(manifest))
+    assert "precision" not in plain.identity()  # recipes from before the setting keep their ids
+    bf16 = plain.replace(precision="bf16")
+    assert bf16.identity()["precision"] == "bf16" and trained_spec(bf16) != trained_spec(plain)
+    with pytest.raises(BadParameterError, match="precision"):
+        plain.replace(precision="fp8")
+    model = build_model("efficientnet-lite0-imagenet", 2, 16).train()
+    features = torch.randn(2, 192, 7, 7)
+    with autocast("bf16", torch.device("cpu")):
+        assert model.top(features).dtype == torch.bfloat16
+    with autocast(None, torch.device("cpu")):
+        assert model.top(features).dtype == torch.float32
+
+
+def test_make_folds_hold_out_whole_makes_in_balanced_deterministic_folds() -> None:
+    recipe = load_recipe(REPO / "recipes" / "cars-lite1-makes.toml")
+    data = load_labelled(Path(recipe.manifest), recipe.split)
+    folds = make_folds(data.class_names, 3)
+    assert folds[0] == ["Chevrolet", "Chrysler", "Cadillac", "Bugatti"]
+    assert sorted(m for fold in folds for m in fold) == sorted(
+        {make_of(n) for n in data.class_names}
+    )
+    sizes = []
+    for fold in range(3):
+        train_set, val_set = split_makes(data, fold, 3)
+        trained = {make_of(n) for n in train_set.class_names}
+        held = {make_of(n) for n in val_set.class_names}
+        assert held == set(folds[fold]) and not trained & held  # no make on both sides
+        assert len(train_set) + len(val_set) == len(data)
+        sizes.append(len(val_set.class_names))
+    assert sum(sizes) == 98 and max(sizes) - min(sizes) <= 1
+    assert recipe_split(recipe)[1].class_names == split_makes(data, 0, 3)[1].class_names
+    with pytest.raises(BadParameterError, match="fold"):
+        recipe.replace(fold=3)

@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from revsearch.eval.metrics import gallery_accuracy, retrieval_metrics
+from revsearch.eval.metrics import (
+    class_bootstrap_se,
+    extrapolate_recall,
+    first_hits,
+    gallery_accuracy,
+    recall_by_class_count,
+    retrieval_metrics,
+)
 
 
 def line_embeddings(positions: list[float]) -> np.ndarray:
@@ -89,3 +96,37 @@ def test_gallery_accuracy_counts_nearest_gallery_label() -> None:
     queries = np.array([[0.99, 0.14], [0.5, 0.866], [0.0, 1.0]], dtype=np.float32)
     # nearest: 0, 2, 1 -> right, wrong (label 1 expected, 2 found), right
     assert gallery_accuracy(gallery, gallery_labels, queries, np.array([0, 1, 1])) == 2 / 3
+
+
+def test_first_hits_are_recall_at_1_per_query() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 5)
+    embeddings = rng.normal(size=(50, 8)) + labels[:, None] * 0.3
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    hits = first_hits(embeddings, labels, chunk=7)
+    assert hits.mean() == pytest.approx(retrieval_metrics(embeddings, labels)["recall@1"])
+
+
+def test_the_class_bootstrap_counts_classes_not_queries() -> None:
+    labels = np.repeat(np.arange(20), 10)
+    assert class_bootstrap_se(np.ones(200, dtype=bool), labels) == 0.0
+    # Half the classes always right, half always wrong: queries within a class agree, so the
+    # error is that of 20 draws, not of 200 (binomial over queries: 0.035).
+    hits = labels < 10
+    se = class_bootstrap_se(hits, labels, rounds=2000, seed=1)
+    assert se == pytest.approx(0.5 / np.sqrt(20), rel=0.15)
+    assert se == class_bootstrap_se(hits, labels, rounds=2000, seed=1)  # seeded
+
+
+def test_the_class_count_curve_and_its_extrapolation() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(40), 6)
+    centres = rng.normal(size=(40, 16))
+    embeddings = centres[labels] + rng.normal(size=(240, 16)) * 0.9
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    curve = recall_by_class_count(embeddings, labels, [8, 16, 40, 99])
+    assert set(curve) == {8, 16, 40}  # more classes than there are: left out
+    assert curve[8] > curve[40]  # fewer classes are easier
+    exact = {8: 0.9, 16: 0.9 - 0.1 * np.log(2), 32: 0.9 - 0.1 * np.log(4)}
+    assert extrapolate_recall(exact, 64) == pytest.approx(0.9 - 0.1 * np.log(8))
+    assert extrapolate_recall({8: 0.5}, 98) is None

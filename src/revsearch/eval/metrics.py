@@ -71,3 +71,68 @@ def nearest_indices(scores: np.ndarray, depth: int) -> np.ndarray:
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     return np.take_along_axis(part, order, axis=1)
+
+
+def first_hits(embeddings: np.ndarray, labels: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Per item, as a query against all the others: is its nearest neighbour of its class?
+    (Recall@1 is their mean; kept per query for the class bootstrap.)"""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    labels = np.asarray(labels)
+    hits = np.zeros(len(labels), dtype=bool)
+    for start in range(0, len(labels), chunk):
+        stop = min(start + chunk, len(labels))
+        scores = embeddings[start:stop] @ embeddings.T
+        scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        hits[start:stop] = labels[np.argmax(scores, axis=1)] == labels[start:stop]
+    return hits
+
+
+def class_bootstrap_se(
+    hits: np.ndarray, labels: np.ndarray, rounds: int = 1000, seed: int = 0
+) -> float:
+    """Standard error of Recall@1 when the *classes* are resampled (with replacement), not
+    the queries: the queries of one class are not independent, and which classes happen to
+    be held out is most of the uncertainty of a selection figure."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    per_class_hits = np.array([hits[labels == c].sum() for c in classes], dtype=np.float64)
+    per_class_count = np.array([(labels == c).sum() for c in classes], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(len(classes), size=(rounds, len(classes)))
+    means = per_class_hits[draws].sum(axis=1) / per_class_count[draws].sum(axis=1)
+    return float(means.std(ddof=1))
+
+
+def recall_by_class_count(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    counts: Sequence[int],
+    rounds: int = 20,
+    seed: int = 0,
+) -> dict[int, float]:
+    """Mean Recall@1 of random subsets of ``count`` classes, each searched among itself:
+    fewer classes are easier, and this curve is what extrapolates to more."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    rng = np.random.default_rng(seed)
+    curve = {}
+    for count in counts:
+        if not 2 <= count <= len(classes):
+            continue
+        scores = []
+        for _ in range(rounds if count < len(classes) else 1):
+            chosen = rng.choice(classes, count, replace=False)
+            keep = np.isin(labels, chosen)
+            scores.append(float(first_hits(embeddings[keep], labels[keep]).mean()))
+        curve[count] = float(np.mean(scores))
+    return curve
+
+
+def extrapolate_recall(curve: dict[int, float], classes: int) -> float | None:
+    """Recall@1 at ``classes`` classes from a least-squares fit R = a + b ln(n) of the curve
+    (None with fewer than two points)."""
+    if len(curve) < 2:
+        return None
+    counts = np.log(np.array(list(curve), dtype=np.float64))
+    slope, intercept = np.polyfit(counts, np.array(list(curve.values())), 1)
+    return float(intercept + slope * np.log(classes))

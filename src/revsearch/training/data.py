@@ -1,4 +1,5 @@
-"""Labelled images from a manifest, a class-disjoint validation split, class-balanced batches."""
+"""Labelled images from a manifest, a validation split (by classes, by makes or by images),
+class-balanced batches."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 
 from revsearch.errors import BadParameterError
 from revsearch.sources import read_manifest
-from revsearch.training.recipe import Recipe
+from revsearch.training.recipe import DEFAULT_FOLDS, Recipe
+from revsearch.vehicles import parse_class_name
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,40 @@ def split_classes(data: Labelled, val_fraction: float, seed: int) -> tuple[Label
     val = sorted(int(c) for c in classes[:n_val])
     train = sorted(int(c) for c in classes[n_val:])
     return data.subset(train), data.subset(val) if val else data.subset([])
+
+
+def make_folds(class_names: Sequence[str], folds: int) -> list[list[str]]:
+    """The makes split into ``folds`` groups of about as many classes each (largest make
+    first, onto the group with the fewest classes; ties to the first group): deterministic,
+    so every run of a fold holds out the same makes."""
+    by_make: dict[str, int] = defaultdict(int)
+    for name in class_names:
+        by_make[make_of(name)] += 1
+    if len(by_make) < folds:
+        raise BadParameterError(f"{len(by_make)} makes cannot fill {folds} folds")
+    groups: list[list[str]] = [[] for _ in range(folds)]
+    sizes = [0] * folds
+    for make, count in sorted(by_make.items(), key=lambda item: (-item[1], item[0])):
+        lightest = sizes.index(min(sizes))
+        groups[lightest].append(make)
+        sizes[lightest] += count
+    return groups
+
+
+def make_of(class_name: str) -> str:
+    return parse_class_name(class_name).make or class_name
+
+
+def split_makes(data: Labelled, fold: int, folds: int) -> tuple[Labelled, Labelled]:
+    """Hold out whole makes (fold ``fold`` of :func:`make_folds`): what the eval classes are
+    to the training classes, none of whose makes they share. Held-out classes that share a
+    make with trained ones are easier, and made the old selection figures too high."""
+    if not 0 <= fold < folds:
+        raise BadParameterError(f"recipe: fold {fold} is not one of 0..{folds - 1}")
+    held_makes = set(make_folds(data.class_names, folds)[fold])
+    val = [i for i, name in enumerate(data.class_names) if make_of(name) in held_makes]
+    train = [i for i in range(len(data.class_names)) if i not in set(val)]
+    return data.subset(train), data.subset(val)
 
 
 def split_images(data: Labelled, val_fraction: float, seed: int) -> tuple[Labelled, Labelled]:
@@ -117,4 +153,6 @@ def recipe_split(recipe: Recipe) -> tuple[Labelled, Labelled]:
     data = load_labelled(Path(recipe.manifest), recipe.split, recipe.limit)
     if recipe.holdout == "images":
         return split_images(data, recipe.val_fraction, recipe.seed)
+    if recipe.holdout == "makes":
+        return split_makes(data, recipe.fold or 0, recipe.folds or DEFAULT_FOLDS)
     return split_classes(data, recipe.val_fraction, recipe.seed)

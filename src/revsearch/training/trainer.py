@@ -7,6 +7,7 @@ of an epoch derives from (seed, epoch), so a resumed run continues exactly where
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -14,6 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,14 @@ from revsearch.encoder.export import export_onnx, pretrained_spec
 from revsearch.encoder.registry import get_pretrained
 from revsearch.encoder.spec import ModelSpec
 from revsearch.errors import BadParameterError
-from revsearch.eval.metrics import gallery_accuracy, retrieval_metrics
+from revsearch.eval.metrics import (
+    class_bootstrap_se,
+    extrapolate_recall,
+    first_hits,
+    gallery_accuracy,
+    recall_by_class_count,
+    retrieval_metrics,
+)
 from revsearch.sources import STANFORD_PREFIX
 from revsearch.training.cache import cache_directory, trunk_features
 from revsearch.training.data import Labelled, balanced_batches, recipe_split
@@ -162,6 +171,11 @@ def train(
             "train_classes": len(train_set.class_names),
             "val_images": len(val_set),
             "val_classes": len(val_set.class_names),
+            **(
+                selection_report(model, val_features, val_set, len(train_set.class_names))
+                if val_features is not None and recipe.holdout != "images"
+                else {}
+            ),
             "recipe": recipe.as_dict(),
         }
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -281,12 +295,22 @@ def _train_epoch(
         inputs = features[batch[order], views[order]].astype(np.float32)
         labels = torch.from_numpy(data.labels[batch[order]]).to(device)
         batch_input = torch.from_numpy(inputs).to(device, memory_format=torch.channels_last)
-        loss = loss_fn(model.top(batch_input), labels)
+        with autocast(recipe.precision, device):
+            embeddings = model.top(batch_input)
+        loss = loss_fn(embeddings.float(), labels)  # the loss's exponentials stay in float32
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         total, steps = total + loss.detach().item(), steps + 1
     return total / max(steps, 1)
+
+
+def autocast(precision: str | None, device: torch.device) -> AbstractContextManager[Any]:
+    """bfloat16 autocast for ``precision = "bf16"``; else nothing changes. Validation and the
+    export stay float32: they are what the served model computes."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -303,6 +327,27 @@ def _validate(
     return gallery_accuracy(
         _embed(model, gallery_features), gallery_data.labels, embeddings, data.labels
     )
+
+
+def selection_report(
+    model: SplitEncoder, features: np.ndarray, data: Labelled, trained_classes: int
+) -> dict[str, Any]:
+    """How far the held-out classes' Recall@1 can be trusted, and what it predicts.
+
+    Its standard error by a bootstrap over classes; the curve of Recall@1 over random
+    subsets of 8, 16 and all held-out classes; and that curve extrapolated (R = a + b ln n)
+    to as many classes as the whole training half has: the eval half has as many (98 in the
+    open-set protocol), so that is the eval figure the selection predicts."""
+    embeddings = _embed(model, features)
+    hits = first_hits(embeddings, data.labels)
+    held = len(data.class_names)
+    curve = recall_by_class_count(embeddings, data.labels, sorted({8, 16, held}))
+    predicted = extrapolate_recall(curve, trained_classes + held)
+    return {
+        "best_val_recall@1_se": round(class_bootstrap_se(hits, data.labels), 4),
+        "val_recall@1_by_classes": {str(n): round(r, 4) for n, r in curve.items()},
+        "predicted_recall@1_at_all_classes": None if predicted is None else round(predicted, 4),
+    }
 
 
 def _embed(model: SplitEncoder, features: np.ndarray) -> np.ndarray:
