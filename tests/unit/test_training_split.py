@@ -40,5 +40,6 @@ def test_image_holdout_keeps_every_class_on_both_sides() -> None:
 
 def test_recipe_rejects_an_unknown_holdout() -> None:
     assert Recipe(holdout="images").holdout == "images"
+    assert Recipe(holdout="makes", fold=2).fold == 2
     with pytest.raises(BadParameterError, match="holdout"):
-        Recipe(holdout="makes")
+        Recipe(holdout="brands")

@@ -329,6 +329,7 @@ def _validate(
     )
 
 
+@torch.no_grad()
 def selection_report(
     model: SplitEncoder, features: np.ndarray, data: Labelled, trained_classes: int
 ) -> dict[str, Any]:
