@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from revsearch.api.errors import error_docs
-from revsearch.api.images import ImageId
+from revsearch.api.images import ImageId, find_record
 from revsearch.api.schemas import (
     CatalogImageOut,
     ClassesOut,
@@ -21,8 +21,7 @@ from revsearch.api.schemas import (
     catalog_image_out,
 )
 from revsearch.api.services import Services, get_services
-from revsearch.catalog.db import Browse, ImageRecord
-from revsearch.errors import NotFoundError
+from revsearch.catalog.db import Browse
 
 router = APIRouter(tags=["catalog"])
 
@@ -30,13 +29,6 @@ PAGE_SIZE = 48
 MAX_PAGE_SIZE = 200
 # Far beyond any catalog, but small enough that SQLite never sees a 64-bit overflow.
 MAX_OFFSET = 1_000_000_000
-
-
-def _find(services: Services, image_id: int) -> ImageRecord:
-    record = services.catalog.get([image_id]).get(image_id)
-    if record is None:
-        raise NotFoundError(f"no image with id {image_id}")
-    return record
 
 
 def _blank_is_none(value: str | None) -> str | None:
@@ -82,4 +74,4 @@ async def image_info(
     image_id: ImageId, services: Annotated[Services, Depends(get_services)]
 ) -> CatalogImageOut:
     """One catalog image's label, vehicle and size (what the large view shows)."""
-    return catalog_image_out(await services.run(_find, services, image_id))
+    return catalog_image_out(await services.run(find_record, services, image_id))

@@ -69,7 +69,8 @@ class ImageFileResponse(FileResponse):
         await super().__call__(scope, receive, send)
 
 
-def _record(services: Services, image_id: int) -> ImageRecord:
+def find_record(services: Services, image_id: int) -> ImageRecord:
+    """The catalog record of an image id; NotFoundError (404) when there is none."""
     record = services.catalog.get([image_id]).get(image_id)
     if record is None:
         raise NotFoundError(f"no image with id {image_id}")
@@ -95,7 +96,7 @@ async def get_image(
     image_id: ImageId, request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """The original image file, streamed from the image store (HEAD: its headers only)."""
-    record = await services.run(_record, services, image_id)
+    record = await services.run(find_record, services, image_id)
     etag = f'"{record.content_hash}"'
     if cached := _not_modified(request, etag):
         return cached
@@ -117,7 +118,7 @@ async def get_thumbnail(
     image_id: ImageId, request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """A JPEG of at most 256 px, made on first request and cached beside the catalog."""
-    record = await services.run(_record, services, image_id)
+    record = await services.run(find_record, services, image_id)
     etag = services.thumbnails.etag(record.content_hash)
     if cached := _not_modified(request, etag):
         return cached
