@@ -338,7 +338,8 @@ def selection_report(
     Its standard error by a bootstrap over classes; the curve of Recall@1 over random
     subsets of 8, 16 and all held-out classes; and that curve extrapolated (R = a + b ln n)
     to as many classes as the whole training half has: the eval half has as many (98 in the
-    open-set protocol), so that is the eval figure the selection predicts."""
+    open-set protocol). A first check found that fit far too steep, and the make-disjoint
+    held-out figure itself close to the eval one (docs/training.md)."""
     embeddings = _embed(model, features)
     hits = first_hits(embeddings, data.labels)
     held = len(data.class_names)
