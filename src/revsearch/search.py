@@ -54,8 +54,8 @@ class SearchResponse:
     query_box: Box | None = None
     cars: list[CarBox] = field(default_factory=list)
     photo_size: tuple[int, int] = (0, 0)
-    # What a re-query needs (revsearch.api.queries): the query's vector and the local
-    # features of the region searched (None when the same-photo check is off).
+    # What remembering an uploaded search needs (revsearch.api.queries): its vector and the
+    # local features of the region searched (None when the same-photo check is off).
     vector: np.ndarray | None = None
     features: LocalFeatures | None = None
 
@@ -141,9 +141,10 @@ class Searcher:
         encoded = encode_images(self.encoder, [photo], [region])[0]
         vector = encoded.vector
         encoded_at = time.perf_counter()
-        searched = photo.crop(encoded.box) if encoded.box else photo
         response = self.search_vector(vector, self._depth(k), min_score=min_score, filters=filters)
         searched_at = time.perf_counter()
+        # The region searched is what the same-photo check compares (cut only if it runs).
+        searched = (photo.crop(encoded.box) if encoded.box else photo) if self._checks() else None
         response = self.check_same_image(response, searched, k)
         response.vector = vector
         response.timings_ms = timings(start, decoded_at, encoded_at, searched_at)
@@ -172,7 +173,6 @@ class Searcher:
         response = self.search_vector(vector, self._depth(k), min_score=min_score, filters=filters)
         searched_at = time.perf_counter()
         response = self.check_same_image(response, features, k)
-        response.vector = vector
         response.timings_ms = timings(start, start, start, searched_at)
         return response
 
@@ -195,7 +195,6 @@ class Searcher:
         response = self.search_vector(
             vector, k, min_score=min_score, filters=filters, exclude=image_id
         )
-        response.vector = vector
         searched_at = time.perf_counter()
         response.timings_ms = timings(start, start, start, searched_at, searched_at)
         return response

@@ -90,8 +90,9 @@ def split_makes(data: Labelled, fold: int, folds: int) -> tuple[Labelled, Labell
     if not 0 <= fold < folds:
         raise BadParameterError(f"recipe: fold {fold} is not one of 0..{folds - 1}")
     held_makes = set(make_folds(data.class_names, folds)[fold])
-    val = [i for i, name in enumerate(data.class_names) if make_of(name) in held_makes]
-    train = [i for i in range(len(data.class_names)) if i not in set(val)]
+    held = [make_of(name) in held_makes for name in data.class_names]
+    val = [i for i, out in enumerate(held) if out]
+    train = [i for i, out in enumerate(held) if not out]
     return data.subset(train), data.subset(val)
 
 
